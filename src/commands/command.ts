@@ -1,0 +1,57 @@
+// Shared plumbing for subcommands: argument parsing with --help, and errors that become exit codes.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** A subcommand: takes its own argv (after the command name), resolves to an exit code. */
+export type Command = (argv: string[]) => Promise<number>;
+
+/** An error meant for the person at the terminal: printed without a stack trace. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export interface CommandSpec<O extends Options> {
+  name: string;
+  usage: string;
+  description: string;
+  options: O;
+  /** One line per option, already formatted. */
+  help: string[];
+  allowPositionals?: boolean;
+}
+
+/** Parses argv against a spec; prints help and returns null for --help. */
+export function parseCommand<O extends Options>(spec: CommandSpec<O>, argv: string[]) {
+  const options = { ...spec.options, help: { type: 'boolean', short: 'h' } } as O & { help: { type: 'boolean'; short: 'h' } };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: spec.allowPositionals ?? false, strict: true });
+  } catch (err) {
+    throw new CliError(`${spec.name}: ${err instanceof Error ? err.message : String(err)}\nUsage: ${spec.usage}`);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(
+      [`Usage: ${spec.usage}`, '', spec.description, '', 'Options:', ...spec.help.map((line) => `  ${line}`), ''].join('\n'),
+    );
+    return null;
+  }
+  return parsed;
+}
+
+/** Stub used by commands whose issue has not landed yet; keeps `--help` honest. */
+export function notYet(name: string, summary: string): Command {
+  return async (argv) => {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      process.stdout.write(`Usage: kubecast ${name} [options]\n\n${summary}\n\n(not available in this build yet)\n`);
+      return 0;
+    }
+    throw new CliError(`${name}: not available in this build yet`, 1);
+  };
+}

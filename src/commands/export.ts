@@ -1,0 +1,3 @@
+import { notYet } from './command';
+
+export const exportCommand = notYet('export', 'Not implemented yet.');

@@ -1,0 +1,3 @@
+import { notYet } from './command';
+
+export const localCluster = notYet('local-cluster', 'Not implemented yet.');

@@ -1,0 +1,3 @@
+import { notYet } from './command';
+
+export const ls = notYet('ls', 'Not implemented yet.');

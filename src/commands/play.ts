@@ -1,0 +1,3 @@
+import { notYet } from './command';
+
+export const play = notYet('play', 'Not implemented yet.');

@@ -1,0 +1,3 @@
+import { notYet } from './command';
+
+export const proxy = notYet('proxy', 'Not implemented yet.');

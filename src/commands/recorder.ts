@@ -1,0 +1,3 @@
+import { notYet } from './command';
+
+export const recorder = notYet('recorder', 'Not implemented yet.');

@@ -1,0 +1,3 @@
+import { notYet } from './command';
+
+export const serve = notYet('serve', 'Not implemented yet.');

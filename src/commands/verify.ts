@@ -1,0 +1,3 @@
+import { notYet } from './command';
+
+export const verify = notYet('verify', 'Not implemented yet.');
