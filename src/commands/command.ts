@@ -27,22 +27,33 @@ export interface CommandSpec<O extends Options> {
   allowPositionals?: boolean;
 }
 
+type OptionValue<T> = T extends { type: 'boolean' }
+  ? boolean
+  : T extends { multiple: true }
+    ? string[]
+    : string;
+
+export interface ParsedCommand<O extends Options> {
+  values: { [K in keyof O]?: OptionValue<O[K]> };
+  positionals: string[];
+}
+
 /** Parses argv against a spec; prints help and returns null for --help. */
-export function parseCommand<O extends Options>(spec: CommandSpec<O>, argv: string[]) {
-  const options = { ...spec.options, help: { type: 'boolean', short: 'h' } } as O & { help: { type: 'boolean'; short: 'h' } };
-  let parsed;
+export function parseCommand<O extends Options>(spec: CommandSpec<O>, argv: string[]): ParsedCommand<O> | null {
+  const options: Options = { ...spec.options, help: { type: 'boolean', short: 'h' } };
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: spec.allowPositionals ?? false, strict: true });
   } catch (err) {
     throw new CliError(`${spec.name}: ${err instanceof Error ? err.message : String(err)}\nUsage: ${spec.usage}`);
   }
-  if (parsed.values.help) {
+  if (parsed.values.help === true) {
     process.stdout.write(
       [`Usage: ${spec.usage}`, '', spec.description, '', 'Options:', ...spec.help.map((line) => `  ${line}`), ''].join('\n'),
     );
     return null;
   }
-  return parsed;
+  return parsed as ParsedCommand<O>;
 }
 
 /** Stub used by commands whose issue has not landed yet; keeps `--help` honest. */
