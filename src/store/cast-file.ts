@@ -1,0 +1,166 @@
+// An append-only cast file with batched fsync. Only whole lines are appended, so the file is valid
+// asciicast up to its last line at every moment, including after a crash. `durable` counts bytes
+// known to be on disk; the recorder acks exactly that.
+import { open, type FileHandle } from 'node:fs/promises';
+
+/** At most this long between a write and the fsync that makes it durable. */
+export const SYNC_INTERVAL_MS = 100;
+/** Or sooner, once this much is waiting. */
+export const SYNC_BYTES = 1024 * 1024;
+
+export class CastFile {
+  private written: number;
+  private durableBytes: number;
+  private pending: Buffer[] = [];
+  private flushing: Promise<void> | undefined;
+  private syncTimer: ReturnType<typeof setTimeout> | undefined;
+  private failure: Error | undefined;
+  private closed = false;
+  /** Called whenever `durable` grows. */
+  onDurable: ((durable: number) => void) | undefined;
+  /** Called once when a write or sync fails; the file then refuses further appends. */
+  onError: ((error: Error) => void) | undefined;
+
+  private constructor(
+    readonly path: string,
+    private readonly handle: FileHandle,
+    size: number,
+  ) {
+    this.written = size;
+    this.durableBytes = size;
+  }
+
+  /** Creates a new file; fails if it exists (ids are unique, so that would be a bug or an attack). */
+  static async create(path: string): Promise<CastFile> {
+    return new CastFile(path, await open(path, 'wx', 0o640), 0);
+  }
+
+  /**
+   * Reopens a file to continue it. A partial last line (a crash mid-write) is cut off, so appends
+   * start on a line boundary; returns the file with its size = bytes of whole lines.
+   */
+  static async reopen(path: string): Promise<CastFile> {
+    const handle = await open(path, 'r+');
+    try {
+      const { size } = await handle.stat();
+      const keep = await lastLineBoundary(handle, size);
+      if (keep < size) await handle.truncate(keep);
+      await handle.datasync();
+      return new CastFile(path, handle, keep);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  get size(): number {
+    return this.written;
+  }
+
+  get durable(): number {
+    return this.durableBytes;
+  }
+
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  /** Appends whole lines (the caller guarantees `data` ends with "\n"). */
+  append(data: Buffer): void {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new Error('cast file is closed');
+    if (data.byteLength === 0) return;
+    this.pending.push(data);
+    this.written += data.byteLength;
+    this.kick();
+  }
+
+  /** Writes and syncs everything appended so far. */
+  async flush(): Promise<void> {
+    while (!this.failure && (this.pending.length > 0 || this.flushing || this.durableBytes < this.written)) {
+      this.syncRequested = true;
+      if (!this.flushing) this.flushing = this.drain();
+      await this.flushing;
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (!this.failure) await this.flush();
+    } finally {
+      this.closed = true;
+      if (this.syncTimer) clearTimeout(this.syncTimer);
+      await this.handle.close().catch(() => {});
+    }
+  }
+
+  private syncRequested = false;
+
+  private kick(): void {
+    if (this.flushing || this.closed) return;
+    this.flushing = this.drain();
+  }
+
+  /** Writes what is pending; syncs when asked to or when enough is waiting, else schedules a sync. */
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+        this.pending = [];
+        let offset = 0;
+        while (offset < batch.byteLength) {
+          const { bytesWritten } = await this.handle.write(batch, offset, batch.byteLength - offset, null);
+          offset += bytesWritten;
+        }
+      }
+      if (this.syncRequested || this.written - this.durableBytes >= SYNC_BYTES) {
+        this.syncRequested = false;
+        await this.sync();
+      } else if (this.durableBytes < this.written) {
+        this.syncTimer ??= setTimeout(() => {
+          this.syncTimer = undefined;
+          this.syncRequested = true;
+          this.kick();
+        }, SYNC_INTERVAL_MS);
+      }
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.flushing = undefined;
+    }
+    if (!this.failure && (this.pending.length > 0 || this.syncRequested)) this.kick();
+  }
+
+  private async sync(): Promise<void> {
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
+    // Everything handed to write() so far; appends made during the fsync wait for the next one.
+    const target = this.written - this.pending.reduce((n, b) => n + b.byteLength, 0);
+    if (target <= this.durableBytes) return;
+    await this.handle.datasync();
+    this.durableBytes = target;
+    this.onDurable?.(target);
+  }
+
+  private fail(err: unknown): void {
+    if (this.failure) return;
+    this.failure = err instanceof Error ? err : new Error(String(err));
+    this.onError?.(this.failure);
+  }
+}
+
+/** Offset just after the last "\n" in the file (0 if none). */
+async function lastLineBoundary(handle: FileHandle, size: number): Promise<number> {
+  const block = Buffer.allocUnsafe(64 * 1024);
+  let end = size;
+  while (end > 0) {
+    const start = Math.max(0, end - block.byteLength);
+    const { bytesRead } = await handle.read(block, 0, end - start, start);
+    const nl = block.subarray(0, bytesRead).lastIndexOf(0x0a);
+    if (nl >= 0) return start + nl + 1;
+    end = start;
+  }
+  return 0;
+}
