@@ -1,0 +1,194 @@
+// SpdyTap: observes a SPDY/3.1 remote-command connection (kubectl exec/attach over POST + Upgrade).
+// Roles come from the client's SYN_STREAM `streamtype` headers; stdout/stderr DATA become output,
+// the resize stream's JSON becomes resizes, the error stream's Status becomes the exit status.
+import {
+  exitCodeOf,
+  failureStatus,
+  parseErrorStream,
+  protocolInfo,
+  ResizeStreamDecoder,
+  roleFromStreamType,
+  MAX_STATUS_MESSAGE,
+  type StreamRole,
+} from '../protocol/channel';
+import { ChannelError } from '../protocol/errors';
+import { SpdyEncoder } from '../protocol/spdy/encoder';
+import { GoawayStatus, RstStatus, type SpdyFrame } from '../protocol/spdy/frame';
+import { SpdyParser } from '../protocol/spdy/parser';
+import type { TapOptions } from './events';
+import { StreamTap, type ServerUnit } from './tap';
+
+export class SpdyTap extends StreamTap {
+  private readonly clientParser = new SpdyParser();
+  private readonly serverParser = new SpdyParser();
+  private readonly roles = new Map<number, StreamRole>();
+  /** Streams the server has answered (SYN_REPLY): only those may carry injected data. */
+  private readonly replied = new Set<number>();
+  private readonly resizes = new ResizeStreamDecoder();
+  private readonly protocolVersion: number;
+  private errorBytes: Uint8Array[] = [];
+  private errorLength = 0;
+  private exitReported = false;
+  /** FIN or RST on the error stream, or GOAWAY: an empty error stream now means success. */
+  private errorStreamEnded = false;
+  private highestClientStream = 0;
+
+  constructor(options: TapOptions) {
+    super(options);
+    this.protocolVersion = protocolInfo(options.protocol).version;
+  }
+
+  protected parseClient(chunk: Uint8Array): void {
+    for (const frame of this.clientParser.push(chunk)) {
+      switch (frame.type) {
+        case 'syn_stream': {
+          this.highestClientStream = Math.max(this.highestClientStream, frame.streamId);
+          const role = roleFromStreamType(frame.headers.get('streamtype')?.[0]);
+          if (role) this.roles.set(frame.streamId, role);
+          break;
+        }
+        case 'data': {
+          const role = this.roles.get(frame.streamId);
+          if (role === 'resize') this.handleResize(frame.payload);
+          else if (role === 'stdin' && this.recordStdin && frame.payload.byteLength > 0) this.sink.input(frame.payload);
+          break;
+        }
+        case 'unknown_control':
+          this.sink.warning({ code: 'SPDY_UNKNOWN_CONTROL', message: `kubectl sent unknown SPDY control frame type ${frame.controlType}` });
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  protected parseServer(chunk: Uint8Array): ServerUnit[] {
+    const frames = this.serverParser.push(chunk);
+    const units: ServerUnit[] = new Array(frames.length);
+    for (let i = 0; i < frames.length; i++) units[i] = this.unitFor(frames[i]);
+    return units;
+  }
+
+  protected serverBuffered(): number {
+    return this.serverParser.buffered;
+  }
+
+  private unitFor(frame: SpdyFrame): ServerUnit {
+    if (frame.type === 'data') {
+      const role = this.roles.get(frame.streamId);
+      if ((role === 'stdout' || role === 'stderr') && frame.payload.byteLength > 0) {
+        const payload = frame.payload;
+        return { raw: frame.raw, carriesOutput: true, record: () => this.sink.output(role, payload) };
+      }
+      if (role === 'error') {
+        const payload = frame.payload;
+        const fin = frame.fin;
+        return {
+          raw: frame.raw,
+          carriesOutput: false,
+          record: () => {
+            this.collectError(payload);
+            if (fin) this.endErrorStream();
+            return true;
+          },
+        };
+      }
+      return passive(frame.raw);
+    }
+    switch (frame.type) {
+      case 'syn_reply': {
+        const id = frame.streamId;
+        return { raw: frame.raw, carriesOutput: false, record: () => (this.replied.add(id), true) };
+      }
+      case 'rst_stream': {
+        const id = frame.streamId;
+        return {
+          raw: frame.raw,
+          carriesOutput: false,
+          record: () => {
+            if (this.roles.get(id) === 'error') this.endErrorStream();
+            return true;
+          },
+        };
+      }
+      case 'goaway':
+        return { raw: frame.raw, carriesOutput: false, record: () => (this.endErrorStream(), true) };
+      case 'unknown_control': {
+        const type = frame.controlType;
+        return {
+          raw: frame.raw,
+          carriesOutput: false,
+          record: () => {
+            this.sink.warning({ code: 'SPDY_UNKNOWN_CONTROL', message: `the API server sent unknown SPDY control frame type ${type}` });
+            return true;
+          },
+        };
+      }
+      default:
+        return passive(frame.raw);
+    }
+  }
+
+  private handleResize(payload: Uint8Array): void {
+    if (!this.tty) return;
+    for (const result of this.resizes.push(payload)) {
+      if (result instanceof ChannelError) this.sink.warning({ code: result.code, message: `ignored resize: ${result.message}` });
+      else this.onResize(result.cols, result.rows);
+    }
+  }
+
+  private collectError(payload: Uint8Array): void {
+    if (this.errorLength + payload.byteLength > MAX_STATUS_MESSAGE) {
+      this.errorLength = MAX_STATUS_MESSAGE + 1;
+      return;
+    }
+    this.errorBytes.push(payload);
+    this.errorLength += payload.byteLength;
+  }
+
+  private endErrorStream(): void {
+    this.errorStreamEnded = true;
+    this.settleExit();
+  }
+
+  /** Reports the exit once the error stream has said something or has ended; a cut session has none. */
+  protected settleExit(): void {
+    if (this.exitReported) return;
+    if (this.errorLength === 0 && !this.errorStreamEnded) return;
+    this.exitReported = true;
+    try {
+      const status = parseErrorStream(Buffer.concat(this.errorBytes), this.protocolVersion);
+      this.sink.exit(exitCodeOf(status), status);
+    } catch (err) {
+      if (!(err instanceof ChannelError)) throw err;
+      this.sink.warning({ code: err.code, message: `unreadable exit status: ${err.message}` });
+    }
+  }
+
+  protected terminationFrames(message: string): Uint8Array[] {
+    const encoder = new SpdyEncoder();
+    const frames: Uint8Array[] = [];
+    const streamFor = (role: StreamRole) => [...this.roles].find(([id, r]) => r === role && this.replied.has(id))?.[0];
+    const outputStream = this.tty ? streamFor('stdout') : (streamFor('stderr') ?? streamFor('stdout'));
+    if (outputStream !== undefined) {
+      const line = this.tty ? `\r\n${message}\r\n` : `${message}\n`;
+      frames.push(encoder.data(outputStream, new TextEncoder().encode(line)));
+    }
+    const errorStream = streamFor('error');
+    if (errorStream !== undefined && this.protocolVersion >= 4) {
+      frames.push(encoder.data(errorStream, new TextEncoder().encode(JSON.stringify(failureStatus(message)))));
+    }
+    // Ends like a kubelet: every stream reset, GOAWAY last (spdystream stops reading at GOAWAY).
+    for (const id of this.roles.keys()) frames.push(encoder.rstStream(id, RstStatus.CANCEL));
+    frames.push(encoder.goaway(this.highestClientStream, GoawayStatus.OK));
+    return frames;
+  }
+}
+
+function passive(raw: Uint8Array): ServerUnit {
+  return { raw, carriesOutput: false, record: alwaysTrue };
+}
+
+function alwaysTrue(): boolean {
+  return true;
+}

@@ -1,0 +1,97 @@
+// From wire frames to a cast file that real readers accept: SpdyTap/WsTap → CastSink → asciinema cat.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SpdyTap } from '../../src/tap/spdy-tap';
+import { WsTap } from '../../src/tap/ws-tap';
+import { CastSink } from '../../src/proxy/cast-sink';
+import { SpdyEncoder } from '../../src/protocol/spdy/encoder';
+import { encodeChannelMessage, encodeClose } from '../../src/protocol/ws/encoder';
+import { exitCodeStatus } from '../../src/protocol/channel';
+import { parseCast, type CastHeader } from '../../src/cast';
+import type { StreamTap } from '../../src/tap/tap';
+import type { TapOptions } from '../../src/tap/events';
+import { asciinemaCat, requireAsciinema } from '../helpers/asciinema';
+
+const text = (s: string) => new TextEncoder().encode(s);
+const MASK = new Uint8Array([9, 8, 7, 6]);
+
+const header: Omit<CastHeader, 'width' | 'height'> = {
+  version: 2,
+  timestamp: 1_700_000_000,
+  command: 'sh',
+  srcNode: '127.0.0.1',
+  srcNodeID: '',
+  srcNodeUser: 'alice',
+  env: null,
+  sshUser: '',
+  localUser: '',
+  connectionID: '',
+  kubernetes: { PodName: 'shell', Namespace: 'default', Container: 'shell', SessionType: 'exec' },
+  kubecast: { id: '00000000-0000-4000-8000-000000000000', user: 'alice', cluster: 'local', protocol: 'spdy', tty: true, startedAt: '2026-11-23T00:00:00.000Z' },
+};
+
+/** Output cut inside multibyte characters at frame boundaries, plus escapes. */
+const pieces = ['\x1b[1;32m$\x1b[0m ', 'echo 日本語 😀\r\n', '日本語 😀\r\n', 'ünïcödé ✓\r\n'].map(text);
+const outputBytes = Buffer.concat(pieces);
+const expectedText = new TextDecoder().decode(outputBytes);
+/** 7-byte frames: nearly every multibyte character is split between two frames. */
+function frames(data: Uint8Array, size = 7): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < data.byteLength; i += size) out.push(data.subarray(i, i + size));
+  return out;
+}
+
+function record(make: (o: TapOptions) => StreamTap, protocol: string, feed: (tap: StreamTap) => void): string {
+  let cast = '';
+  let clock = 0;
+  const sink = new CastSink({ header, tty: true, write: (lines) => ((cast += lines), true), now: () => (clock += 3) });
+  const tap = make({ sink, tty: true, protocol, toClient: () => {}, toServer: () => {} });
+  feed(tap);
+  tap.finish({ kind: 'closed' });
+  return cast;
+}
+
+describe('recordings made from frame streams', () => {
+  test('SPDY: asciinema cat prints exactly the output, multibyte characters split across frames intact', () => {
+    requireAsciinema();
+    const cast = record((o) => new SpdyTap(o), 'v4.channel.k8s.io', (tap) => {
+      const kubectl = new SpdyEncoder();
+      const server = new SpdyEncoder();
+      tap.fromClient(Buffer.concat(['error', 'stdin', 'stdout', 'resize'].map((role, i) => kubectl.synStream({ streamId: 1 + 2 * i, headers: { streamtype: role } }))));
+      tap.fromServer(Buffer.concat([1, 3, 5, 7].map((id) => server.synReply(id, {}))));
+      tap.fromClient(kubectl.data(7, text('{"Width":100,"Height":30}\n')));
+      for (const frame of frames(outputBytes)) tap.fromServer(server.data(5, frame));
+      tap.fromClient(kubectl.data(7, text('{"Width":120,"Height":40}\n')));
+      tap.fromServer(Buffer.concat([server.data(1, text(JSON.stringify(exitCodeStatus(7)))), server.rstStream(1, 5), server.goaway(7)]));
+    });
+    const parsed = parseCast(cast);
+    assert.equal(parsed.header.cols, 100);
+    assert.equal(parsed.header.rows, 30);
+    assert.ok(parsed.events.some((e) => e.code === 'r' && e.data === '120x40'), 'resize as COLSxROWS');
+    assert.ok(parsed.events.some((e) => e.code === 'x' && e.data === '7'), 'exit event');
+    assert.equal(asciinemaCat(cast), expectedText);
+  });
+
+  test('WebSocket: the same through v5 channel messages, fragmented', () => {
+    requireAsciinema();
+    const cast = record((o) => new WsTap(o), 'v5.channel.k8s.io', (tap) => {
+      tap.fromClient(encodeChannelMessage(4, text('{"Width":100,"Height":30}\n'), { mask: MASK }));
+      tap.fromServer(encodeChannelMessage(1, new Uint8Array(0)));
+      for (const frame of frames(outputBytes, 11)) tap.fromServer(encodeChannelMessage(1, frame, { fragmentSize: 4 }));
+      tap.fromServer(Buffer.concat([encodeChannelMessage(3, text(JSON.stringify(exitCodeStatus(7)))), encodeClose(1000)]));
+    });
+    const parsed = parseCast(cast);
+    assert.equal(parsed.header.cols, 100);
+    assert.ok(parsed.events.some((e) => e.code === 'x' && e.data === '7'));
+    assert.equal(asciinemaCat(cast), expectedText);
+  });
+
+  test('a TTY session whose output comes before any resize gets the default 80×24 header', () => {
+    const cast = record((o) => new WsTap({ ...o, firstResizeTimeoutMs: 0 }), 'v5.channel.k8s.io', (tap) => {
+      tap.fromServer(encodeChannelMessage(1, text('no size yet')));
+    });
+    const parsed = parseCast(cast);
+    assert.equal(parsed.header.cols, 80);
+    assert.equal(parsed.header.rows, 24);
+  });
+});
