@@ -2,11 +2,15 @@
 // lines ending in "\n", or '' when there is nothing to write yet), so whatever stores or sends the
 // recording only ever appends complete lines and the file stays valid JSON lines at every moment.
 //
-// This runs once per output frame on the proxy's hot path, so output() does the minimum: one
-// streaming decode, one JSON.stringify, and a concatenation V8 keeps as a rope (no copy).
+// output() runs once per frame on the proxy's hot path. outputLine() is its byte form for callers
+// that write bytes anyway (the recorder upload, files): valid UTF-8 is never decoded to UTF-16 and
+// encoded back; it is escaped as a one-byte (latin1) string, whose JSON.stringify escapes exactly
+// what JSON needs (control characters, quote, backslash) and leaves bytes 0x80–0xFF alone, so
+// the UTF-8 sequences come out unchanged.
 
+import { isUtf8 } from 'node:buffer';
 import { orderedHeader, type CastHeader } from './header';
-import { Utf8StreamDecoder } from './utf8';
+import { decodeUtf8, Utf8Stream } from './utf8';
 
 export type OutputStream = 'stdout' | 'stderr';
 
@@ -14,9 +18,9 @@ export class CastWriter {
   private readonly headerLine: string;
   // One decoder per stream: stdout and stderr frames interleave, and a character split across
   // two stdout frames must not be broken by a stderr frame in between.
-  private readonly stdoutDecoder = new Utf8StreamDecoder();
-  private readonly stderrDecoder = new Utf8StreamDecoder();
-  private readonly stdinDecoder = new Utf8StreamDecoder();
+  private readonly stdoutBytes = new Utf8Stream();
+  private readonly stderrBytes = new Utf8Stream();
+  private readonly stdinBytes = new Utf8Stream();
   // Kept in whole microseconds so clamping and printing are exact integer work.
   private lastMicros = 0;
 
@@ -39,14 +43,27 @@ export class CastWriter {
    * while the bytes so far only start a character that a later frame of that stream completes.
    */
   output(time: number, stream: OutputStream, data: Uint8Array): string {
-    const text = (stream === 'stderr' ? this.stderrDecoder : this.stdoutDecoder).decode(data);
-    return text === '' ? '' : this.line(time, 'o', text);
+    const whole = (stream === 'stderr' ? this.stderrBytes : this.stdoutBytes).take(data);
+    return whole.byteLength === 0 ? '' : this.line(time, 'o', decodeUtf8(whole));
+  }
+
+  /**
+   * The same `o` line as output(), as UTF-8 bytes; null while the bytes only start a character.
+   * Both forms share the per-stream state, so callers may mix them.
+   */
+  outputLine(time: number, stream: OutputStream, data: Uint8Array): Buffer | null {
+    const whole = (stream === 'stderr' ? this.stderrBytes : this.stdoutBytes).take(data);
+    if (whole.byteLength === 0) return null;
+    if (!isUtf8(whole)) return Buffer.from(this.line(time, 'o', decodeUtf8(whole)));
+    const view = Buffer.from(whole.buffer, whole.byteOffset, whole.byteLength);
+    const head = '[' + this.stamp(time) + ',"o",';
+    return repeatedLine(head, view) ?? Buffer.from(head + utf8Json(view) + ']\n', 'latin1');
   }
 
   /** An `i` event for stdin bytes (recorded only on request: stdin carries passwords). */
   input(time: number, data: Uint8Array): string {
-    const text = this.stdinDecoder.decode(data);
-    return text === '' ? '' : this.line(time, 'i', text);
+    const whole = this.stdinBytes.take(data);
+    return whole.byteLength === 0 ? '' : this.line(time, 'i', decodeUtf8(whole));
   }
 
   /** An `r` event. Data is "COLSxROWS" as the asciicast spec says (the peer's rows-first form is a bug). */
@@ -76,12 +93,12 @@ export class CastWriter {
    */
   end(time: number): string {
     let lines = '';
-    const stdout = this.stdoutDecoder.flush();
-    if (stdout !== '') lines += this.line(time, 'o', stdout);
-    const stderr = this.stderrDecoder.flush();
-    if (stderr !== '') lines += this.line(time, 'o', stderr);
-    const stdin = this.stdinDecoder.flush();
-    if (stdin !== '') lines += this.line(time, 'i', stdin);
+    const stdout = this.stdoutBytes.flush();
+    if (stdout.byteLength > 0) lines += this.line(time, 'o', decodeUtf8(stdout));
+    const stderr = this.stderrBytes.flush();
+    if (stderr.byteLength > 0) lines += this.line(time, 'o', decodeUtf8(stderr));
+    const stdin = this.stdinBytes.flush();
+    if (stdin.byteLength > 0) lines += this.line(time, 'i', decodeUtf8(stdin));
     return lines;
   }
 
@@ -114,6 +131,49 @@ function jsonText(value: unknown): string {
     return json.replace(LINE_BREAK_LOOKALIKES, (ch) => '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0'));
   }
   return json;
+}
+
+/** JSON string (quotes included) of valid UTF-8 bytes, as a latin1 string holding UTF-8 bytes. */
+function utf8Json(bytes: Buffer): string {
+  const json = JSON.stringify(bytes.toString('latin1'));
+  if (json.includes('\xc2\x85') || json.includes('\xe2\x80\xa8') || json.includes('\xe2\x80\xa9')) return escapeLineBreakBytes(json);
+  return json;
+}
+
+const MAX_PERIOD = 16;
+
+/**
+ * Bulk output is often one short pattern repeated (`/dev/zero`, `yes`, padding), and escaping is
+ * the cost: NUL becomes six characters. A frame that is a repetition of a short, whole-character
+ * pattern is written by escaping the pattern once and filling the line with it natively.
+ * Null when the frame is not such a repetition.
+ */
+function repeatedLine(head: string, bytes: Buffer): Buffer | null {
+  const n = bytes.byteLength;
+  if (n < 4 * MAX_PERIOD) return null;
+  for (let period = 1; period <= MAX_PERIOD; period++) {
+    if (bytes[period] !== bytes[0]) continue;
+    // memcmp of the data against itself shifted by one period: equal iff periodic.
+    if (bytes.compare(bytes, 0, n - period, period, n) !== 0) continue;
+    const pattern = bytes.subarray(0, period);
+    if (!isUtf8(pattern)) return null;
+    const unit = Buffer.from(utf8Json(pattern).slice(1, -1), 'latin1');
+    const rest = n % period;
+    const tail = Buffer.from((rest === 0 ? '' : utf8Json(bytes.subarray(n - rest)).slice(1, -1)) + '"]\n', 'latin1');
+    const start = Buffer.byteLength(head, 'latin1') + 1;
+    const end = start + unit.byteLength * Math.floor(n / period);
+    const line = Buffer.allocUnsafe(end + tail.byteLength);
+    line.write(head + '"', 0, 'latin1');
+    line.fill(unit, start, end);
+    tail.copy(line, end);
+    return line;
+  }
+  return null;
+}
+
+/** The latin1-string form of the U+0085/U+2028/U+2029 escapes jsonText() applies to text. */
+function escapeLineBreakBytes(json: string): string {
+  return json.replaceAll('\xc2\x85', '\\u0085').replaceAll('\xe2\x80\xa8', '\\u2028').replaceAll('\xe2\x80\xa9', '\\u2029');
 }
 
 function assertDimension(name: string, value: number): void {

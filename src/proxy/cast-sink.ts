@@ -14,8 +14,8 @@ export interface CastSinkOptions {
   /** Everything but the size; width/height are filled in when known. */
   header: Omit<CastHeader, 'width' | 'height'>;
   tty: boolean;
-  /** Receives complete lines. false = could not be recorded (the tap then stops forwarding). */
-  write: (lines: string) => boolean;
+  /** Receives complete lines as UTF-8. false = could not be recorded (the tap then stops forwarding). */
+  write: (lines: Buffer) => boolean;
   /** Milliseconds, monotonic. Default performance.now. */
   now?: () => number;
   /** Called once after the last line. */
@@ -47,8 +47,8 @@ export class CastSink implements TapSink {
 
   output(stream: OutputStream, data: Uint8Array): boolean {
     const writer = this.writer ?? this.begin(DEFAULT_SIZE.cols, DEFAULT_SIZE.rows);
-    const line = writer.output(this.elapsed(), stream, data);
-    return line === '' ? true : this.options.write(line);
+    const line = writer.outputLine(this.elapsed(), stream, data);
+    return line === null ? true : this.options.write(line);
   }
 
   resize(cols: number, rows: number): void {
@@ -58,13 +58,12 @@ export class CastSink implements TapSink {
     }
     if (this.size && this.size.cols === cols && this.size.rows === rows) return;
     this.size = { cols, rows };
-    this.options.write(this.writer.resize(this.elapsed(), cols, rows));
+    this.emit(this.writer.resize(this.elapsed(), cols, rows));
   }
 
   input(data: Uint8Array): void {
     const writer = this.writer ?? this.begin(DEFAULT_SIZE.cols, DEFAULT_SIZE.rows);
-    const line = writer.input(this.elapsed(), data);
-    if (line !== '') this.options.write(line);
+    this.emit(writer.input(this.elapsed(), data));
   }
 
   exit(code: number, status: ExitStatus): void {
@@ -75,13 +74,13 @@ export class CastSink implements TapSink {
     let lines = writer.end(t);
     if (status.kind === 'failure' && status.message) lines += writer.marker(t, `error: ${status.message}`);
     lines += writer.exit(t, code);
-    this.options.write(lines);
+    this.emit(lines);
   }
 
   /** A marker in the recording (e.g. a delivery gap), written as soon as the header exists. */
   marker(label: string): void {
     const writer = this.writer ?? this.begin(DEFAULT_SIZE.cols, DEFAULT_SIZE.rows);
-    this.options.write(writer.marker(this.elapsed(), label));
+    this.emit(writer.marker(this.elapsed(), label));
   }
 
   warning(warning: TapWarning): void {
@@ -96,14 +95,18 @@ export class CastSink implements TapSink {
     const t = this.elapsed();
     let lines = writer.end(t);
     if (reason.kind !== 'closed') lines += writer.marker(t, `kubecast: session ended (${reason.kind})${reason.message ? `: ${reason.message}` : ''}`);
-    if (lines !== '') this.options.write(lines);
+    this.emit(lines);
     this.options.onEnd?.(reason);
   }
 
   private begin(cols: number, rows: number): CastWriter {
     this.size = { cols, rows };
     this.writer = new CastWriter({ ...this.options.header, width: cols, height: rows } as CastHeader);
-    this.options.write(this.writer.header());
+    this.emit(this.writer.header());
     return this.writer;
+  }
+
+  private emit(lines: string): void {
+    if (lines !== '') this.options.write(Buffer.from(lines));
   }
 }

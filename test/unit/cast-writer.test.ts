@@ -301,3 +301,51 @@ describe('CastWriter times and events', () => {
 function parseLinesText(events: Array<[number, string, string]>): string {
   return events.map((event) => JSON.stringify(event) + '\n').join('');
 }
+
+describe('CastWriter.outputLine (the byte path)', () => {
+  test('gives exactly the UTF-8 bytes of output() for any bytes and framing (fast-check)', async () => {
+    const fc = (await import('fast-check')).default;
+    const header: CastHeader = { version: 2, width: 80, height: 24, timestamp: 0, srcNode: '', srcNodeID: '', env: null, sshUser: '', localUser: '', connectionID: '' };
+    const interesting = fc.constantFrom(
+      ...[0x1b, 0x22, 0x5c, 0x0a, 0x0d, 0x09, 0x00, 0x7f, 0xc2, 0x85, 0xe2, 0x80, 0xa8, 0xa9, 0xe6, 0x97, 0xa5, 0xf0, 0x9f, 0x98, 0x80, 0xff, 0x41],
+    );
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.oneof(interesting, fc.integer({ min: 0, max: 255 })), { maxLength: 40 }), { maxLength: 12 }), (frames) => {
+        const text = new CastWriter(header);
+        const bytes = new CastWriter(header);
+        frames.forEach((frame, i) => {
+          const data = Uint8Array.from(frame);
+          const stream = i % 3 === 2 ? 'stderr' : 'stdout';
+          const expected = text.output(i, stream, data);
+          const got = bytes.outputLine(i, stream, data);
+          assert.deepEqual(got ?? Buffer.alloc(0), Buffer.from(expected));
+        });
+        assert.equal(bytes.end(99), text.end(99));
+      }),
+      { numRuns: 2000, seed: 7 },
+    );
+  });
+});
+
+describe('CastWriter.outputLine on repeated patterns', () => {
+  const header: CastHeader = { version: 2, width: 80, height: 24, timestamp: 0, srcNode: '', srcNodeID: '', env: null, sshUser: '', localUser: '', connectionID: '' };
+  for (const [name, unit] of [
+    ['NUL bytes (/dev/zero)', Buffer.from([0])],
+    ['yes', Buffer.from('y\n')],
+    ['a multibyte pattern', Buffer.from('日本\u2028')],
+    ['quotes and backslashes', Buffer.from('"\\\x1b[0m')],
+  ] as const) {
+    test(`${name}: same line as the general path, any length`, () => {
+      for (const length of [63, 64, 65, 1000, 32 * 1024 + 3]) {
+        const data = Buffer.alloc(Math.ceil(length / unit.byteLength) * unit.byteLength);
+        for (let i = 0; i < data.byteLength; i += unit.byteLength) unit.copy(data, i);
+        // Cut on a character boundary so both writers see whole characters.
+        let end = Math.min(length, data.byteLength);
+        while (end < data.byteLength && (data[end] & 0xc0) === 0x80) end++;
+        const frame = data.subarray(0, end);
+        const expected = new CastWriter(header).output(1, 'stdout', frame);
+        assert.equal(new CastWriter(header).outputLine(1, 'stdout', frame)?.toString(), expected, `length ${length}`);
+      }
+    });
+  }
+});

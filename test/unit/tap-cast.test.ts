@@ -44,7 +44,7 @@ function frames(data: Uint8Array, size = 7): Uint8Array[] {
 function record(make: (o: TapOptions) => StreamTap, protocol: string, feed: (tap: StreamTap) => void): string {
   let cast = '';
   let clock = 0;
-  const sink = new CastSink({ header, tty: true, write: (lines) => ((cast += lines), true), now: () => (clock += 3) });
+  const sink = new CastSink({ header, tty: true, write: (lines) => ((cast += lines.toString()), true), now: () => (clock += 3) });
   const tap = make({ sink, tty: true, protocol, toClient: () => {}, toServer: () => {} });
   feed(tap);
   tap.finish({ kind: 'closed' });
