@@ -23,7 +23,7 @@ export interface CommandSpec<O extends Options> {
   description: string;
   options: O;
   /** One line per option, already formatted. */
-  help: string[];
+  help: readonly string[];
   allowPositionals?: boolean;
 }
 

@@ -4,10 +4,10 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createH2Server, constants as h2, type ServerHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { timingSafeEqual, createHash } from 'node:crypto';
 import type { RecordingStore } from '../store/store';
 import { silentLogger, type Logger } from '../util/log';
 import { isRecordingId, newRecordingId } from '../util/ids';
+import { sameSecret } from '../util/secret';
 import { Ingest, type IngestObserver } from './ingest';
 import { HEADER_OFFSET, HEADER_RECORDING_ID, HEADER_RESUME, V1_PATH, V2_PATH } from './protocol';
 
@@ -267,13 +267,6 @@ export class RecorderServer {
       void ingest.abort('upload cut off');
     });
   }
-}
-
-/** Constant-time comparison of two secrets of any length. */
-export function sameSecret(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
 }
 
 /** A duplex over `socket` that yields `head` before the socket's further bytes. */

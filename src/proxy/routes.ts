@@ -1,0 +1,128 @@
+// Which requests carry a session. Matching is done on a normalised path so that percent-encoding,
+// doubled or trailing slashes, dot segments and letter case cannot slip a session past the
+// recorder: the normaliser is deliberately more eager than the API server's router, so anything
+// the API server would treat as exec/attach is classified as exec/attach here (never the reverse).
+
+export type RouteKind =
+  /** exec/attach upgrade: recorded. */
+  | 'session'
+  /** Another upgrade that can carry a shell or a tunnel (pod/service/node proxy, port-forward). */
+  | 'shell-capable'
+  /** An upgrade we do not recognise (e.g. a WebSocket watch). */
+  | 'other-upgrade'
+  /** Any non-upgrade request: proxied unchanged. */
+  | 'plain';
+
+export interface SessionTarget {
+  namespace: string;
+  pod: string;
+  sessionType: 'exec' | 'attach';
+}
+
+export interface Route {
+  kind: RouteKind;
+  /** The normalised path the decision was made on (lower-case, decoded, cleaned). */
+  normalized: string;
+  session?: SessionTarget;
+  /** What the route is, for messages: "pods/proxy", "portforward", "nodes/proxy"… */
+  label?: string;
+}
+
+const MAX_DECODE_ROUNDS = 4;
+
+/**
+ * Decodes percent-escapes repeatedly (so %252e still becomes "."), turns backslashes into slashes,
+ * drops empty and "." segments, resolves "..", and lower-cases. Returns the segments.
+ */
+export function normalizePath(rawPath: string): string[] {
+  let path = rawPath.split('?')[0].split('#')[0];
+  for (let round = 0; round < MAX_DECODE_ROUNDS; round++) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(path);
+    } catch {
+      // Malformed escapes: decode what can be decoded, keep the rest.
+      decoded = path.replace(/%[0-9a-fA-F]{2}/g, (m) => String.fromCharCode(parseInt(m.slice(1), 16)));
+    }
+    if (decoded === path) break;
+    path = decoded;
+  }
+  const segments: string[] = [];
+  for (const segment of path.replace(/\\/g, '/').toLowerCase().split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') segments.pop();
+    else segments.push(segment.trim());
+  }
+  return segments;
+}
+
+/** Classifies a request by method, path and whether it asks for a protocol upgrade. */
+export function classify(rawPath: string, isUpgrade: boolean): Route {
+  const segments = normalizePath(rawPath);
+  const normalized = '/' + segments.join('/');
+  if (!isUpgrade) return { kind: 'plain', normalized };
+
+  const session = sessionTarget(segments);
+  if (session) return { kind: 'session', normalized, session };
+
+  const label = shellCapableLabel(segments);
+  if (label) return { kind: 'shell-capable', normalized, label };
+  return { kind: 'other-upgrade', normalized };
+}
+
+/** /api/v1/namespaces/{ns}/pods/{pod}/{exec|attach} */
+function sessionTarget(s: string[]): SessionTarget | undefined {
+  if (s.length === 7 && s[0] === 'api' && s[1] === 'v1' && s[2] === 'namespaces' && s[4] === 'pods' && (s[6] === 'exec' || s[6] === 'attach')) {
+    return { namespace: s[3], pod: s[5], sessionType: s[6] };
+  }
+  return undefined;
+}
+
+function shellCapableLabel(s: string[]): string | undefined {
+  const api = s[0] === 'api' && s[1] === 'v1';
+  if (!api) return undefined;
+  // Namespaced: pods/{pod}/proxy[/…], services/{svc}/proxy[/…], pods/{pod}/portforward.
+  if (s[2] === 'namespaces' && s.length >= 7) {
+    if (s[4] === 'pods' && s[6] === 'portforward') return 'pods/portforward';
+    if ((s[4] === 'pods' || s[4] === 'services') && s[6] === 'proxy') return `${s[4]}/proxy`;
+  }
+  // nodes/{node}/proxy/… reaches the kubelet's own /exec, /attach, /run.
+  if (s[2] === 'nodes' && s[4] === 'proxy') return 'nodes/proxy';
+  // Legacy /api/v1/proxy/… paths.
+  if (s[2] === 'proxy') return 'proxy';
+  return undefined;
+}
+
+/**
+ * A boolean query parameter as the API server reads it (Convert_Slice_string_To_bool): the first
+ * value counts; absent, "0" and "false" (any case) are false; anything else, even "", is true.
+ */
+export function queryBool(params: URLSearchParams, name: string): boolean {
+  if (!params.has(name)) return false;
+  const first = params.getAll(name)[0].trim().toLowerCase();
+  return first !== 'false' && first !== '0';
+}
+
+export interface ExecRequest {
+  container: string;
+  /** argv, one element per `command` parameter (exec only). */
+  command: string[];
+  tty: boolean;
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+}
+
+/** Reads the PodExecOptions/PodAttachOptions from the query string. The first value wins, as in the API server. */
+export function execRequest(rawUrl: string): ExecRequest {
+  const query = rawUrl.includes('?') ? rawUrl.slice(rawUrl.indexOf('?') + 1) : '';
+  const params = new URLSearchParams(query);
+  return {
+    container: params.get('container') ?? '',
+    command: params.getAll('command').slice(0, 1024),
+    tty: queryBool(params, 'tty'),
+    stdin: queryBool(params, 'stdin'),
+    stdout: queryBool(params, 'stdout'),
+    stderr: queryBool(params, 'stderr'),
+  };
+}

@@ -1,0 +1,214 @@
+// The recording proxy: an HTTPS (or, for tests and trusted loopback setups, HTTP) server in front
+// of an API server. Every request is authenticated with the proxy's bearer token and forwarded
+// with the upstream's credentials; exec/attach upgrades are recorded (session.ts).
+import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { httpStatus } from '../protocol/channel';
+import type { TlsMaterial } from '../util/tls';
+import { silentLogger, type Logger } from '../util/log';
+import { authenticate, type ProxyAuth } from './identity';
+import { ProxyMetrics } from './metrics';
+import { classify } from './routes';
+import { handleSessionUpgrade, refuseShellCapable, respondStatus, responseHead, type SessionSettings } from './session';
+import type { Upstream } from './upstream';
+
+export interface ProxyServerOptions {
+  host: string;
+  port: number;
+  /** Serve https with this certificate (kubectl only sends tokens over TLS). */
+  tls?: TlsMaterial;
+  auth: ProxyAuth;
+  settings: SessionSettings;
+  logger?: Logger;
+  metrics?: ProxyMetrics;
+}
+
+const HOP_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host', 'authorization', 'proxy-authorization']);
+
+export class ProxyServer {
+  readonly metrics: ProxyMetrics;
+  private readonly log: Logger;
+  private readonly server: Server;
+  private readonly sessions = new Set<Promise<void>>();
+  private readonly sockets = new Set<Duplex>();
+  private url: string | undefined;
+  settings: SessionSettings;
+
+  constructor(private readonly options: ProxyServerOptions) {
+    this.settings = options.settings;
+    this.log = (options.logger ?? silentLogger).child({ component: 'proxy' });
+    this.metrics = options.metrics ?? new ProxyMetrics();
+    this.server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }) : createHttpServer();
+    this.server.on('request', (req, res) => this.onRequest(req, res));
+    this.server.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket, head));
+    this.server.on('connection', (socket: Duplex) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    this.server.on('clientError', (_err, socket) => socket.destroy());
+    // watch and logs -f stream for as long as they like.
+    this.server.requestTimeout = 0;
+  }
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => resolve());
+    });
+    const address = this.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.url = `${this.options.tls ? 'https' : 'http'}://${host}:${address.port}`;
+    return this.url;
+  }
+
+  get address(): string | undefined {
+    return this.url;
+  }
+
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  /** Stops accepting; sessions in progress end and their recordings finish writing (bounded wait). */
+  async stop(graceMs = 5000): Promise<void> {
+    this.server.close();
+    const pending = Promise.allSettled([...this.sessions]);
+    for (const socket of this.sockets) socket.end();
+    await Promise.race([pending, new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  private user(req: IncomingMessage): string | undefined {
+    return authenticate(req, this.options.auth);
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    res.on('error', () => {});
+    if (!this.user(req)) {
+      sendStatus(res, 401, 'Unauthorized', 'Unauthorized: kubecast proxy token missing or wrong');
+      return;
+    }
+    void this.forward(req, res);
+  }
+
+  /** Any non-upgrade request: forwarded unchanged, responses streamed (watch, logs -f). */
+  private async forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const upstream = this.settings.upstream;
+    let options;
+    try {
+      options = await upstream.requestOptions();
+    } catch (err) {
+      sendStatus(res, 502, 'ServiceUnavailable', `kubecast cannot authenticate to ${upstream.label}: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined && !HOP_HEADERS.has(name)) headers[name] = value;
+    }
+    headers.host = upstream.url.host;
+    Object.assign(headers, options.headers);
+    const base = upstream.url.pathname.replace(/\/$/, '');
+    const common = {
+      host: upstream.url.hostname.replace(/^\[|\]$/g, ''),
+      port: upstream.url.port || (upstream.url.protocol === 'https:' ? 443 : 80),
+      method: req.method,
+      path: base + (req.url ?? '/'),
+      headers,
+    };
+    const upReq = upstream.url.protocol === 'https:' ? httpsRequest({ ...common, ...options.tls }) : httpRequest(common);
+    upReq.on('response', (upRes) => {
+      const out: string[] = [];
+      for (let i = 0; i + 1 < upRes.rawHeaders.length; i += 2) {
+        if (!HOP_HEADERS.has(upRes.rawHeaders[i].toLowerCase())) out.push(upRes.rawHeaders[i], upRes.rawHeaders[i + 1]);
+      }
+      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, out);
+      res.flushHeaders();
+      upRes.pipe(res);
+      upRes.on('error', () => res.destroy());
+    });
+    upReq.on('error', (err) => {
+      if (!res.headersSent) sendStatus(res, 502, 'ServiceUnavailable', `kubecast cannot reach ${upstream.label}: ${err.message}`);
+      else res.destroy();
+    });
+    res.on('close', () => upReq.destroy());
+    req.pipe(upReq);
+  }
+
+  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => {});
+    const user = this.user(req);
+    if (!user) {
+      respondStatus(socket, httpStatus(401, 'Unauthorized', 'Unauthorized: kubecast proxy token missing or wrong'));
+      return;
+    }
+    const route = classify(req.url ?? '/', true);
+    if (route.kind === 'session') {
+      await handleSessionUpgrade(req, socket, head, route, user, {
+        settings: this.settings,
+        log: this.log,
+        metrics: this.metrics,
+        track: (done) => {
+          this.sessions.add(done);
+          void done.finally(() => this.sessions.delete(done));
+        },
+      }).catch((err: unknown) => {
+        this.log.error('session failed', { error: err instanceof Error ? err.message : String(err) });
+        socket.destroy();
+      });
+      return;
+    }
+    if (this.settings.policy === 'fail-closed') {
+      this.metrics.refused.inc({ type: route.label ?? 'upgrade', reason: 'unrecordable-route' });
+      this.log.warn('upgrade refused: route cannot be recorded (fail-closed)', { path: route.normalized, user });
+      refuseShellCapable(socket, route);
+      return;
+    }
+    this.metrics.unrecorded.inc({ type: route.label ?? 'upgrade', reason: 'unrecordable-route' });
+    this.log.warn('upgrade passed through unrecorded (fail-open)', { path: route.normalized, user });
+    await this.passThroughUpgrade(req, socket, head);
+  }
+
+  /** Relays an upgrade that is not recorded (fail-open): bytes both ways, nothing parsed. */
+  private async passThroughUpgrade(req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
+    const upstream = this.settings.upstream;
+    const options = await upstream.requestOptions();
+    const headers: string[] = [];
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+      const name = req.rawHeaders[i].toLowerCase();
+      if (name !== 'authorization' && name !== 'host') headers.push(req.rawHeaders[i], req.rawHeaders[i + 1]);
+    }
+    headers.push('Host', upstream.url.host);
+    for (const [name, value] of Object.entries(options.headers)) headers.push(name, value);
+    const common = {
+      host: upstream.url.hostname.replace(/^\[|\]$/g, ''),
+      port: upstream.url.port || (upstream.url.protocol === 'https:' ? 443 : 80),
+      method: req.method,
+      path: upstream.url.pathname.replace(/\/$/, '') + (req.url ?? '/'),
+      headers,
+      agent: false as const,
+      setHost: false,
+    };
+    const upReq = upstream.url.protocol === 'https:' ? httpsRequest({ ...common, ...options.tls }) : httpRequest(common);
+    upReq.on('upgrade', (res, upstreamSocket, upstreamHead) => {
+      upstreamSocket.on('error', () => client.destroy());
+      client.write(responseHead(res));
+      if (upstreamHead.byteLength) client.write(upstreamHead);
+      if (head.byteLength) upstreamSocket.write(head);
+      upstreamSocket.pipe(client).pipe(upstreamSocket);
+    });
+    upReq.on('response', (res) => {
+      client.write(responseHead(res));
+      res.pipe(client);
+    });
+    upReq.on('error', (err) => respondStatus(client, httpStatus(502, 'ServiceUnavailable', `kubecast cannot reach ${upstream.label}: ${err.message}`)));
+    upReq.end();
+  }
+}
+
+function sendStatus(res: ServerResponse, code: number, reason: string, message: string): void {
+  const body = JSON.stringify(httpStatus(code, reason, message));
+  res.writeHead(code, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
