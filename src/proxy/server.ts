@@ -12,7 +12,6 @@ import { authenticate, type ProxyAuth } from './identity';
 import { ProxyMetrics } from './metrics';
 import { classify } from './routes';
 import { handleSessionUpgrade, refuseShellCapable, respondStatus, responseHead, type SessionSettings } from './session';
-import type { Upstream } from './upstream';
 
 export interface ProxyServerOptions {
   host: string;

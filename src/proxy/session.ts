@@ -258,8 +258,16 @@ function relaySession(a: RelayArgs): void {
   });
   client.on('close', () => finish({ kind: exitSeen() ? 'closed' : 'client-gone' }));
 
-  if (a.head.byteLength > 0) (tap ? tap.fromClient(a.head) : upstream.write(a.head));
-  if (a.upstreamHead.byteLength > 0) (tap ? tap.fromServer(a.upstreamHead) : client.write(a.upstreamHead));
+  // Bytes that arrived with the request or the 101 head go first (kubectl never sends early, but
+  // the API server sends the WebSocket ready message right after its 101).
+  if (a.head.byteLength > 0) {
+    if (tap) tap.fromClient(a.head);
+    else upstream.write(a.head);
+  }
+  if (a.upstreamHead.byteLength > 0) {
+    if (tap) tap.fromServer(a.upstreamHead);
+    else client.write(a.upstreamHead);
+  }
   client.resume();
 }
 
