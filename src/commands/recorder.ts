@@ -1,3 +1,58 @@
-import { notYet } from './command';
+// `kubecast recorder`: only the recorder endpoint (for teams running it apart from the proxies).
+import { resolve, join } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { RecorderServer } from '../recorder/server';
+import { RecordingStore } from '../store/store';
+import { persistentToken } from '../serve/secrets';
+import { createLogger } from '../util/log';
+import { defaultDataDir } from '../util/paths';
+import { CliError, parseCommand, type Command } from './command';
+import { isLoopback, parseListen } from './options';
 
-export const recorder = notYet('recorder', 'Not implemented yet.');
+const spec = {
+  name: 'recorder',
+  usage: 'kubecast recorder [--data DIR] [--listen HOST:PORT] [--auth token|none] [--token FILE] [--json]',
+  description: [
+    'Receives recordings from kubecast proxies (and from Tailscale-compatible proxies): h2c `POST /v2/record`',
+    'with acks of durably stored bytes, and `POST /record` over HTTP/1.1. Stores them under DATA/recordings.',
+  ].join('\n'),
+  options: {
+    data: { type: 'string' },
+    listen: { type: 'string' },
+    auth: { type: 'string' },
+    token: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  help: [
+    '--data DIR            data folder (default: the platform app-data folder + /kubecast)',
+    '--listen HOST:PORT    default 127.0.0.1:0 (any free port)',
+    '--auth token|none     require `Authorization: Bearer TOKEN` (default) or accept anyone (for peers that send no token)',
+    '--token FILE          the token (default: DATA/recorder.token, created if missing)',
+    '--json                print {"recorder":URL,"token":FILE} when ready',
+  ],
+} as const;
+
+export const recorder: Command = async (argv) => {
+  const parsed = parseCommand(spec, argv);
+  if (!parsed) return 0;
+  const v = parsed.values;
+  const dataDir = resolve(v.data ?? defaultDataDir());
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const listen = parseListen(v.listen, '--listen');
+  const auth = v.auth ?? 'token';
+  if (auth !== 'token' && auth !== 'none') throw new CliError(`--auth: expected token or none, got ${JSON.stringify(auth)}`);
+  if (auth === 'none' && !isLoopback(listen.host)) throw new CliError('--auth none is only allowed on a loopback address: anyone reaching the port could write recordings');
+  const tokenFile = v.token ? resolve(v.token) : join(dataDir, 'recorder.token');
+  const token = auth === 'none' ? null : v.token ? (await readFile(tokenFile, 'utf8')).trim() : await persistentToken(tokenFile);
+  const logger = createLogger();
+  const server = new RecorderServer({ host: listen.host, port: listen.port, store: new RecordingStore(dataDir), token, logger });
+  const url = await server.start();
+  if (v.json) process.stdout.write(JSON.stringify({ recorder: url, token: token === null ? null : tokenFile, data: dataDir }) + '\n');
+  else process.stdout.write(`kubecast recorder listening on ${url}; recordings in ${join(dataDir, 'recordings')}${token ? `; token in ${tokenFile}` : ' (no auth)'}\n`);
+  await new Promise<void>((done) => {
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  await server.stop();
+  return 0;
+};
