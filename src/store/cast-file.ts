@@ -10,6 +10,8 @@ export const SYNC_BYTES = 1024 * 1024;
 
 export class CastFile {
   private written: number;
+  /** Where the next write lands: explicit positions, because a reopened file's handle starts at 0. */
+  private writePosition: number;
   private durableBytes: number;
   private pending: Buffer[] = [];
   private flushing: Promise<void> | undefined;
@@ -28,6 +30,7 @@ export class CastFile {
   ) {
     this.written = size;
     this.durableBytes = size;
+    this.writePosition = size;
   }
 
   /** Creates a new file; fails if it exists (ids are unique, so that would be a bug or an attack). */
@@ -111,8 +114,9 @@ export class CastFile {
         this.pending = [];
         let offset = 0;
         while (offset < batch.byteLength) {
-          const { bytesWritten } = await this.handle.write(batch, offset, batch.byteLength - offset, null);
+          const { bytesWritten } = await this.handle.write(batch, offset, batch.byteLength - offset, this.writePosition);
           offset += bytesWritten;
+          this.writePosition += bytesWritten;
         }
       }
       if (this.syncRequested || this.written - this.durableBytes >= SYNC_BYTES) {

@@ -140,3 +140,28 @@ describe('recorder server and client', () => {
     }
   });
 });
+
+describe('resuming an upload', () => {
+  test('a resumed upload appends after what the recorder holds (not over it)', async () => {
+    const { server, url, store } = await startRecorder();
+    try {
+      const first = await connectRecorder([{ url, token: 'secret' }]);
+      const data = castLines(50);
+      const cut = data.indexOf(0x0a, 1000) + 1;
+      first.write(data.subarray(0, cut));
+      await new Promise<void>((resolve) => {
+        first.onAck = (n) => n >= cut && resolve();
+      });
+      first.abort('simulated outage');
+      await new Promise((r) => setTimeout(r, 200));
+      const second = await connectRecorder([{ url, token: 'secret' }], { resumeId: first.recordingId });
+      assert.equal(second.recordingId, first.recordingId);
+      assert.equal(second.startOffset, cut);
+      second.write(data.subarray(cut));
+      await second.end();
+      assert.deepEqual(await readFile((await store.locate(first.recordingId!))!), data);
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -1,0 +1,155 @@
+// What happens when recording fails: before a session (fail-closed refuses), mid-session
+// (fail-closed ends it with the reason; fail-open spools and resumes), and inside the recorder.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KUBECTL_PROFILES } from '../helpers/kubectl';
+import { startKubecast, tempDir } from '../helpers/kubecast';
+import { listCasts, outputOf, withServe } from '../helpers/serve-fixture';
+import { connectRecorder } from '../../src/recorder/client';
+import { parseCast } from '../../src/cast';
+
+const profiles = KUBECTL_PROFILES.filter((p) => p.version === '1.27' || p.version === '1.33');
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function freePort(): Promise<number> {
+  return closedPort();
+}
+
+/** A recorder in its own process, so it can be killed; restartable on the same port and folder. */
+async function recorderProcess(dataDir: string, port: number) {
+  const proc = await startKubecast(['recorder', '--data', dataDir, '--listen', `127.0.0.1:${port}`]);
+  return { proc, url: proc.ready.recorder!, tokenFile: proc.ready.token! };
+}
+
+const ticker = (n: number) => `i=0; while [ $i -lt ${n} ]; do echo tick-$i; i=$((i+1)); sleep 0.1; done`;
+
+for (const profile of profiles) {
+  describe(`recording failures, ${profile.label}`, () => {
+    test('fail-closed with no recorder: kubectl exits 1 with the Forbidden message; no process started', async () => {
+      await withServe({ recorders: [`http://127.0.0.1:${await closedPort()}`], policy: 'fail-closed', dialTimeoutMs: 1000 }, async (fx) => {
+        const result = await fx.kubectl(profile).run(['exec', 'shell', '--', 'sh', '-c', 'echo should-not-run']);
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(result.stderr, /Error from server \(Forbidden\): .*session must be recorded/);
+        assert.doesNotMatch(result.stdoutText, /should-not-run/);
+        assert.equal(fx.handle.localCluster!.sessions.length, 0, 'the local cluster started no session');
+        assert.equal(fx.handle.localCluster!.liveProcessCount, 0);
+      });
+    });
+
+    test('fail-closed, recorder killed mid-session: kubectl exits within the ack window + 1 s and prints the reason', async () => {
+      const recorderData = tempDir('recorder');
+      const port = await freePort();
+      const recorder = await recorderProcess(recorderData.path, port);
+      try {
+        const token = readFileSync(recorder.tokenFile, 'utf8').trim();
+        await withServe({ recorders: [recorder.url], recorderToken: token, policy: 'fail-closed', ackTimeoutMs: 2000 }, async (fx) => {
+          const running = fx.kubectl(profile).start(['exec', 'shell', '--', 'sh', '-c', ticker(600)], { timeoutMs: 60_000 });
+          const deadline = Date.now() + 15_000;
+          while (!running.stdoutSoFar().includes('tick-3') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+          assert.match(running.stdoutSoFar(), /tick-3/);
+          const killedAt = Date.now();
+          recorder.proc.child.kill('SIGKILL');
+          const result = await running.result;
+          const took = Date.now() - killedAt;
+          assert.ok(took < 2000 + 1000, `kubectl ended ${took} ms after the recorder died`);
+          assert.notEqual(result.code, 0);
+          assert.match(result.stderr, /recording failed/);
+          await new Promise((r) => setTimeout(r, 300));
+          assert.equal(fx.handle.localCluster!.liveProcessCount, 0, 'the container command was stopped');
+        });
+      } finally {
+        await recorder.proc.stop('SIGKILL');
+        recorderData.cleanup();
+      }
+    });
+
+    test('fail-open, recorder killed and restarted mid-session: the session goes on and the stored recording holds everything kubectl showed', async () => {
+      const recorderData = tempDir('recorder');
+      const port = await freePort();
+      let recorder = await recorderProcess(recorderData.path, port);
+      try {
+        const token = readFileSync(recorder.tokenFile, 'utf8').trim();
+        await withServe({ recorders: [recorder.url], recorderToken: token, policy: 'fail-open', ackTimeoutMs: 2000 }, async (fx) => {
+          const running = fx.kubectl(profile).start(['exec', 'shell', '--', 'sh', '-c', ticker(40)], { timeoutMs: 60_000 });
+          const deadline = Date.now() + 15_000;
+          while (!running.stdoutSoFar().includes('tick-5') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+          recorder.proc.child.kill('SIGKILL');
+          await recorder.proc.exited;
+          await new Promise((r) => setTimeout(r, 1200));
+          recorder = await recorderProcess(recorderData.path, port);
+          const result = await running.result;
+          assert.equal(result.code, 0, result.stderr);
+          assert.match(result.stdoutText, /tick-39/);
+          // The recording lives on the recorder; wait for it to be complete there.
+          const deadlineStored = Date.now() + 20_000;
+          let stored = '';
+          for (;;) {
+            const files = listCasts(join(recorderData.path, 'recordings'));
+            stored = files.length === 1 ? readFileSync(files[0], 'utf8') : '';
+            if (stored.includes('"x"')) break;
+            if (Date.now() > deadlineStored) assert.fail(`recording not complete on the restarted recorder (${files.length} files):\n${stored.slice(-2000)}`);
+            await new Promise((r) => setTimeout(r, 200));
+          }
+          const cast = parseCast(stored);
+          assert.equal(outputOf(cast), result.stdoutText, 'every tick kubectl printed is in the recording, once, in order');
+          assert.ok(cast.events.some((e) => e.code === 'm' && /recorder unreachable/.test(e.data)), 'a marker notes the delivery gap');
+        });
+      } finally {
+        await recorder.proc.stop('SIGKILL');
+        recorderData.cleanup();
+      }
+    });
+  });
+}
+
+describe('recorder crash', () => {
+  test('SIGKILL while writing: the file parses up to its last line and holds every acked byte', async () => {
+    const recorderData = tempDir('recorder');
+    const recorder = await recorderProcess(recorderData.path, await freePort());
+    try {
+      const token = readFileSync(recorder.tokenFile, 'utf8').trim();
+      const upload = await connectRecorder([{ url: recorder.url, token }]);
+      const lines: Buffer[] = [Buffer.from('{"version":2,"width":80,"height":24,"timestamp":1700000000}\n')];
+      let sent = lines[0].byteLength;
+      upload.write(lines[0]);
+      let acked = 0;
+      upload.onAck = (n) => (acked = n);
+      upload.onFailure = () => {};
+      for (let i = 0; acked < 2 * 1024 * 1024 && i < 200_000; i++) {
+        const line = Buffer.from(JSON.stringify([i / 1000, 'o', `line ${i} ${'x'.repeat(200)}\r\n`]) + '\n');
+        lines.push(line);
+        sent += line.byteLength;
+        upload.write(line);
+        if (i % 200 === 0) await new Promise((r) => setImmediate(r));
+      }
+      const ackedAtKill = acked;
+      assert.ok(ackedAtKill > 0, 'the recorder acknowledged something before the kill');
+      recorder.proc.child.kill('SIGKILL');
+      await recorder.proc.exited;
+      const [file] = listCasts(join(recorderData.path, 'recordings'));
+      const stored = readFileSync(file);
+      const all = Buffer.concat(lines);
+      assert.ok(stored.byteLength >= ackedAtKill, `stored ${stored.byteLength} < acked ${ackedAtKill}`);
+      assert.ok(stored.byteLength <= sent);
+      assert.deepEqual(stored, all.subarray(0, stored.byteLength), 'the file is a prefix of the upload');
+      assert.equal(stored.at(-1), 0x0a, 'ends on a whole line');
+      const cast = parseCast(stored.toString('utf8'));
+      assert.equal(cast.truncated, false);
+      assert.ok(cast.events.length > 0);
+      upload.abort('test over');
+    } finally {
+      await recorder.proc.stop('SIGKILL');
+      recorderData.cleanup();
+    }
+  });
+});
