@@ -2,7 +2,7 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { LocalCluster, ListenPolicyError, localClusterKubeconfig, parseTokenFile, PodsFileError } from '../localcluster';
+import { LocalCluster, ListenPolicyError, localClusterKubeconfig, parseTokenFile, PodsFileError, TlsSetupError } from '../localcluster';
 import { createLogger } from '../util/log';
 import { defaultDataDir } from '../util/paths';
 import { CliError, parseCommand, type Command } from './command';
@@ -21,6 +21,9 @@ const spec = {
     'Default pods (namespace "default"): "shell" (container "shell") and "web-0" (containers',
     '"app" and "sidecar"). Each container has a main process (a shell) that `kubectl attach` joins.',
     'It writes DATA/local-cluster/kubeconfig for kubectl. SIGINT/SIGTERM stop it and every process it started.',
+    'Without --token it serves plain http; with --token it serves https with a certificate from a',
+    'local CA (DATA/local-cluster/tls/) that the written kubeconfig trusts, since kubectl sends',
+    'tokens only over TLS.',
   ].join('\n'),
   options: {
     listen: { type: 'string' as const },
@@ -31,13 +34,12 @@ const spec = {
   },
   help: [
     '--listen HOST:PORT  address to listen on (default 127.0.0.1:0, port 0 = any free port)',
-    '--token FILE        require "Authorization: Bearer <contents of FILE>" on every request. kubectl',
-    '                    sends tokens only over HTTPS, so it cannot talk to a token-protected local',
-    '                    cluster directly: a proxy that adds the header (kubecast serve) goes in front',
+    '--token FILE        require "Authorization: Bearer <contents of FILE>" on every request, and serve',
+    '                    https; the written kubeconfig carries the token and the local CA',
     '--pods FILE         JSON pods file replacing the default pods, e.g.',
     '                    {"pods":[{"name":"shell","containers":[{"name":"shell","command":["sh"]}]}]}',
     '--data DIR          data folder (default: the platform app-data folder + /kubecast)',
-    '--json              print one line {"local":URL} on stdout when ready',
+    '--json              print one line {"local":URL} on stdout when ready (https:// with --token)',
   ],
 };
 
@@ -84,6 +86,7 @@ export const localCluster: Command = async (argv) => {
     info = await cluster.start({ listen, token, podsFile: values.pods, dataDir, log });
   } catch (err) {
     if (err instanceof ListenPolicyError || err instanceof PodsFileError) throw new CliError(`local-cluster: ${err.message}`);
+    if (err instanceof TlsSetupError) throw new CliError(`local-cluster: ${err.message}`, 1);
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new CliError(`local-cluster: ${listen.host}:${listen.port} is already in use`, 1);
     throw err;
   }
@@ -92,7 +95,8 @@ export const localCluster: Command = async (argv) => {
   const kubeconfig = join(kubeconfigDir, 'kubeconfig');
   try {
     mkdirSync(kubeconfigDir, { recursive: true, mode: 0o700 });
-    writeFileSync(kubeconfig, localClusterKubeconfig({ server: info.url, token }), { mode: 0o600 });
+    // The file holds the token: owner-only, even if it existed with wider permissions.
+    writeFileSync(kubeconfig, localClusterKubeconfig({ server: info.url, token, ca: info.ca }), { mode: 0o600 });
     chmodSync(kubeconfig, 0o600);
   } catch (err) {
     await cluster.stop();
@@ -105,9 +109,8 @@ export const localCluster: Command = async (argv) => {
     process.stdout.write(
       [
         `Local cluster listening on ${info.url}. Its pods are local processes running as ${safeUserName()}, not isolated containers.`,
-        token === undefined
-          ? `Try: kubectl --kubeconfig ${kubeconfig} exec -it shell -- sh`
-          : 'Every request must carry the token. kubectl sends tokens only over HTTPS: reach it through a proxy that adds the header (kubecast serve).',
+        ...(token === undefined ? [] : ['Every request must carry the token: the kubeconfig has it, and the CA that verifies the https certificate.']),
+        `Try: kubectl --kubeconfig ${kubeconfig} exec -it shell -- sh`,
         'Press Ctrl-C to stop it (every process it started is stopped too).',
         '',
       ].join('\n'),

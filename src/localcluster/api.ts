@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MainProcesses } from './attach';
 import type { ContainerSpec, PodSet, PodSpec } from './pods';
 import { isStreamPath } from './stream-request';
-import { ApiError, badRequest, notFound } from './status';
+import { ApiError, badRequest, internalError, notFound } from './status';
 
 export const SERVER_VERSION = { major: '1', minor: '33', gitVersion: 'v1.33.0+kubecast' };
 export const NODE_NAME = 'kubecast-local';
@@ -367,7 +367,7 @@ export function handleApiRequest(req: IncomingMessage, res: ServerResponse, ctx:
     route(req, res, ctx);
   } catch (err) {
     if (err instanceof ApiError) sendError(res, err);
-    else sendError(res, new ApiError(500, 'InternalError', `Internal error occurred: ${err instanceof Error ? err.message : String(err)}`));
+    else sendError(res, internalError(err));
   }
 }
 
@@ -423,6 +423,25 @@ function route(req: IncomingMessage, res: ServerResponse, ctx: ApiContext): void
   return sendObject(req, res, url.searchParams, podObject(pod, ctx), POD_COLUMNS, (inc, t) => podRow(pod, ctx, inc, t));
 }
 
+/**
+ * Answers with the server-side Table kubectl asked for in Accept (`get` prints it), else with the
+ * plain object or list. `rows` builds the table rows, `plain` the JSON body.
+ */
+function sendTableOr(
+  req: IncomingMessage,
+  res: ServerResponse,
+  params: URLSearchParams,
+  columns: Column[],
+  rows: (include: IncludeObject, table: TableVersion) => Json[],
+  plain: () => Json,
+): void {
+  const table = requestedTable(req.headers.accept);
+  if (!table) return sendJson(res, 200, plain());
+  const include = includeObject(params);
+  if (include instanceof ApiError) throw include;
+  sendJson(res, 200, tableOf(table, columns, rows(include, table)));
+}
+
 function sendObject(
   req: IncomingMessage,
   res: ServerResponse,
@@ -431,11 +450,28 @@ function sendObject(
   columns: Column[],
   row: (include: IncludeObject, table: TableVersion) => Json,
 ): void {
-  const table = requestedTable(req.headers.accept);
-  if (!table) return sendJson(res, 200, object);
-  const include = includeObject(params);
-  if (include instanceof ApiError) throw include;
-  sendJson(res, 200, tableOf(table, columns, [row(include, table)]));
+  sendTableOr(req, res, params, columns, (include, table) => [row(include, table)], () => object);
+}
+
+/** A list (`kind` e.g. PodList) or its Table. */
+function sendList<T>(
+  req: IncomingMessage,
+  res: ServerResponse,
+  params: URLSearchParams,
+  kind: string,
+  columns: Column[],
+  items: T[],
+  row: (item: T, include: IncludeObject, table: TableVersion) => Json,
+  object: (item: T) => Json,
+): void {
+  sendTableOr(
+    req,
+    res,
+    params,
+    columns,
+    (include, table) => items.map((item) => row(item, include, table)),
+    () => ({ kind, apiVersion: 'v1', metadata: { resourceVersion: '1' }, items: items.map(object) }),
+  );
 }
 
 function sendPodList(req: IncomingMessage, res: ServerResponse, params: URLSearchParams, ctx: ApiContext, namespace: string | undefined): void {
@@ -444,23 +480,10 @@ function sendPodList(req: IncomingMessage, res: ServerResponse, params: URLSearc
   const fields = parseFieldSelector(params.get('fieldSelector') ?? '');
   if (fields instanceof ApiError) throw fields;
   const pods = ctx.pods.inNamespace(namespace).filter((p) => labels.every((r) => r(p.labels)) && fields.every((r) => r(p)));
-  const table = requestedTable(req.headers.accept);
-  if (table) {
-    const include = includeObject(params);
-    if (include instanceof ApiError) throw include;
-    return sendJson(res, 200, tableOf(table, POD_COLUMNS, pods.map((p) => podRow(p, ctx, include, table))));
-  }
-  sendJson(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items: pods.map((p) => podObject(p, ctx)) });
+  sendList(req, res, params, 'PodList', POD_COLUMNS, pods, (p, include, table) => podRow(p, ctx, include, table), (p) => podObject(p, ctx));
 }
 
 function sendNamespaceList(req: IncomingMessage, res: ServerResponse, params: URLSearchParams, ctx: ApiContext): void {
   const names = [...new Set(['default', ...ctx.pods.namespaces()])].sort();
-  const table = requestedTable(req.headers.accept);
-  if (table) {
-    const include = includeObject(params);
-    if (include instanceof ApiError) throw include;
-    return sendJson(res, 200, tableOf(table, NAMESPACE_COLUMNS, names.map((n) => namespaceRow(n, ctx, include, table))));
-  }
-  sendJson(res, 200, { kind: 'NamespaceList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items: names.map((n) => namespaceObject(n, ctx)) });
+  sendList(req, res, params, 'NamespaceList', NAMESPACE_COLUMNS, names, (n, include, table) => namespaceRow(n, ctx, include, table), (n) => namespaceObject(n, ctx));
 }
-

@@ -5,7 +5,7 @@
 import { containerEnv, ensureWorkDir, type SessionDeps } from './container';
 import type { ContainerSpec, PodSpec } from './pods';
 import { spawnContainerProcess, type ContainerProcess, type OutputStream, type ProcessEnd } from './process';
-import type { TerminalSize } from './resize';
+import type { TerminalSize } from '../protocol/channel';
 import type { ContainerSession, SessionOutput, StreamRequest } from './session';
 
 /** How much of a main process's recent output is kept for `kubectl logs`. */

@@ -1,5 +1,6 @@
 // Who may talk to the local cluster: an optional bearer token, and loopback-only unless a token is set
-// (its pods run commands as the OS user running kubecast, so an open port is a remote shell).
+// (its pods run commands as the OS user running kubecast, so an open port is a remote shell) and
+// travels over TLS.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 
@@ -30,13 +31,21 @@ export class ListenPolicyError extends Error {
   }
 }
 
-/** Refuses a non-loopback address without a token: anyone reaching it could run commands as this user. */
-export function checkListenPolicy(host: string, token: string | undefined): void {
-  if (token !== undefined || isLoopbackHost(host)) return;
-  throw new ListenPolicyError(
-    `refusing to listen on ${host} without a token: the local cluster runs commands as this OS user, so anyone who can reach it ` +
-      'would get a shell. Listen on 127.0.0.1 (the default), or set a bearer token (--token FILE).',
-  );
+/**
+ * Refuses a non-loopback address without a token (anyone reaching it could run commands as this
+ * user), and a token over plain http there (it would cross the network in clear text).
+ */
+export function checkListenPolicy(host: string, token: string | undefined, tls = token !== undefined): void {
+  if (isLoopbackHost(host)) return;
+  if (token === undefined) {
+    throw new ListenPolicyError(
+      `refusing to listen on ${host} without a token: the local cluster runs commands as this OS user, so anyone who can reach it ` +
+        'would get a shell. Listen on 127.0.0.1 (the default), or set a bearer token (--token FILE).',
+    );
+  }
+  if (!tls) {
+    throw new ListenPolicyError(`refusing to listen on ${host} over plain http with a token: the token would cross the network unencrypted. Use TLS or a loopback address.`);
+  }
 }
 
 /** Reads a token file's contents: trimmed, non-empty, one line. */

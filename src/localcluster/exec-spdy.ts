@@ -4,25 +4,17 @@
 // stream, RST_STREAM(CANCEL) per stream and GOAWAY last. Never HEADERS, never a ping of our own.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { protocolInfo, ResizeStreamDecoder, roleFromStreamType, StreamProtocol, type StreamRole } from '../protocol/channel';
 import { SpdyProtocolError } from '../protocol/errors';
 import { encodeDataFrameHeader, GoawayStatus, RstStatus, SpdyEncoder, SpdyParser, type SpdyFrame } from '../protocol/spdy';
 import type { Logger } from '../util/log';
-import { ResizeDecoder, ResizeDecodeError } from './resize';
-import type { ContainerSession, SessionOutput, StreamRequest } from './session';
+import { applyResize, type ContainerSession, type SessionOutput, type StreamRequest, type StreamUpgrade } from './session';
 import { ApiError, legacyErrorText, resultStatus, type SessionResult } from './status';
 
 /** What the kubelet's SPDY server supports, in its order; a real cluster therefore answers v4 to kubectl. */
-export const SPDY_STREAM_PROTOCOLS = ['v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'] as const;
+export const SPDY_STREAM_PROTOCOLS = [StreamProtocol.V4, StreamProtocol.V3, StreamProtocol.V2, StreamProtocol.V1] as const;
 /** Accepted only when nothing above is offered; over SPDY it behaves exactly like v4 (as client-go treats it). */
-const V5 = 'v5.channel.k8s.io';
-
-const PROTOCOL_VERSION: Record<string, number> = {
-  'v5.channel.k8s.io': 5,
-  'v4.channel.k8s.io': 4,
-  'v3.channel.k8s.io': 3,
-  'v2.channel.k8s.io': 2,
-  'channel.k8s.io': 1,
-};
+const V5 = StreamProtocol.V5;
 
 /** kubelet: the client has 30 s to create every stream. */
 const STREAM_CREATION_TIMEOUT_MS = 30_000;
@@ -70,7 +62,7 @@ export function negotiateStreamProtocol(offers: string[]): NegotiatedProtocol {
       [...SPDY_STREAM_PROTOCOLS, V5].map((p): [string, string] => ['X-Accepted-Stream-Protocol-Versions', p]),
     );
   }
-  return { protocol: chosen, version: PROTOCOL_VERSION[chosen] };
+  return { protocol: chosen, version: protocolInfo(chosen).version };
 }
 
 /** kubelet: error + stdin + stdout + stderr + resize (TTY, protocol ≥ v3). */
@@ -78,19 +70,8 @@ export function expectedStreamCount(request: StreamRequest, version: number): nu
   return 1 + Number(request.stdin) + Number(request.stdout) + Number(request.stderr) + Number(request.tty && version >= 3);
 }
 
-type StreamType = 'error' | 'stdin' | 'stdout' | 'stderr' | 'resize';
-const STREAM_TYPES = new Set<string>(['error', 'stdin', 'stdout', 'stderr', 'resize']);
-
-export interface SpdyUpgrade {
-  socket: Duplex;
-  /** Bytes the HTTP parser read past the request head: the start of the SPDY stream. */
-  head: Buffer;
-  request: StreamRequest;
+export interface SpdyUpgrade extends StreamUpgrade {
   negotiated: NegotiatedProtocol;
-  createSession: (output: SessionOutput) => ContainerSession;
-  log: Logger;
-  /** Called once when the connection is gone. */
-  onClose: () => void;
 }
 
 /** Writes the 101 and runs the SPDY session on the upgraded socket. */
@@ -107,13 +88,13 @@ class SpdySession implements SessionOutput {
   /** Protocol version in effect (v5 over SPDY behaves as v4). */
   private readonly version: number;
   private readonly expected: number;
-  private readonly idsByType = new Map<StreamType, number>();
-  private readonly typesById = new Map<number, StreamType>();
+  private readonly idsByType = new Map<StreamRole, number>();
+  private readonly typesById = new Map<number, StreamRole>();
   private lastClientStreamId = 0;
   private session: ContainerSession | null = null;
   private early: Array<{ type: 'stdin' | 'resize'; data: Buffer; fin: boolean }> = [];
   private earlyBytes = 0;
-  private readonly resizeDecoder = new ResizeDecoder();
+  private readonly resizeDecoder = new ResizeStreamDecoder();
   private streamTimer: NodeJS.Timeout | undefined;
   private finished = false;
   private closed = false;
@@ -215,13 +196,13 @@ class SpdySession implements SessionOutput {
       return;
     }
     this.lastClientStreamId = streamId;
-    const type = headers.get('streamtype')?.[0] ?? '';
-    if (!STREAM_TYPES.has(type) || this.idsByType.has(type as StreamType) || this.session || this.typesById.size >= MAX_STREAMS) {
+    const type = headers.get('streamtype')?.[0];
+    const streamType = roleFromStreamType(type);
+    if (!streamType || this.idsByType.has(streamType) || this.session || this.typesById.size >= MAX_STREAMS) {
       this.log.debug('refusing stream', { streamId, type });
       this.socket.write(this.encoder.rstStream(streamId, RstStatus.REFUSED_STREAM));
       return;
     }
-    const streamType = type as StreamType;
     this.idsByType.set(streamType, streamId);
     this.typesById.set(streamId, streamType);
     // Reply at once: kubectl creates the next stream only after this one is answered.
@@ -272,12 +253,10 @@ class SpdySession implements SessionOutput {
   }
 
   private resize(payload: Uint8Array): void {
-    try {
-      for (const size of this.resizeDecoder.push(payload)) this.session!.resize(size);
-    } catch (err) {
-      if (!(err instanceof ResizeDecodeError)) throw err;
-      this.session!.abort(`invalid resize message: ${err.message}`);
-      this.finish({ kind: 'failure', message: `invalid resize message: ${err.message}` });
+    const bad = applyResize(this.resizeDecoder, payload, this.session!, this.log);
+    if (bad) {
+      this.session!.abort(`invalid resize message: ${bad.message}`);
+      this.finish({ kind: 'failure', message: `invalid resize message: ${bad.message}` });
     }
   }
 

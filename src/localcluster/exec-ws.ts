@@ -3,17 +3,15 @@
 // 2 stderr, 3 status, 4 resize; v5: `[255, 0]` = no more stdin). Ends with the Status on channel 3,
 // then a close frame with code 1000 (anything else makes kubectl exit 1). Reference §4.
 import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { Channel, protocolInfo, ResizeStreamDecoder, StreamProtocol } from '../protocol/channel';
 import type { Logger } from '../util/log';
-import { ResizeDecoder, ResizeDecodeError } from './resize';
-import type { ContainerSession, SessionOutput, StreamRequest } from './session';
+import { applyResize, type ContainerSession, type SessionOutput, type StreamUpgrade } from './session';
 import { resultStatus, type SessionResult } from './status';
 
-export const WS_SUBPROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'] as const;
+export const WS_SUBPROTOCOLS = [StreamProtocol.V5, StreamProtocol.V4] as const;
 export type WsSubprotocol = (typeof WS_SUBPROTOCOLS)[number];
 
-const Channel = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4, close: 255 } as const;
 /** kubectl writes stdin in ≤32 KiB messages; anything far larger is not kubectl. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** Output queued on the socket beyond this pauses the process until it drains. */
@@ -33,16 +31,9 @@ export function offeredWsSubprotocols(req: IncomingMessage): string[] {
   return values.flatMap((v) => v.split(',')).map((p) => p.trim()).filter((p) => p.length > 0);
 }
 
-export interface WsUpgrade {
+export interface WsUpgrade extends StreamUpgrade {
+  /** The upgrade request, for the handshake. */
   req: IncomingMessage;
-  socket: Duplex;
-  head: Buffer;
-  request: StreamRequest;
-  /** Creates the exec or attach session once the connection is open. */
-  createSession: (output: SessionOutput) => ContainerSession;
-  log: Logger;
-  /** Called once when the connection is gone (for the server's bookkeeping). */
-  onClose: () => void;
 }
 
 export class WsStreamServer {
@@ -71,15 +62,15 @@ class WsSession implements SessionOutput {
   private session: ContainerSession | null = null;
   private finished = false;
   private closed = false;
-  private readonly resizeDecoder = new ResizeDecoder();
-  private readonly version: 4 | 5;
+  private readonly resizeDecoder = new ResizeStreamDecoder();
+  private readonly version: number;
   private readonly log: Logger;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly upgrade: WsUpgrade,
   ) {
-    this.version = ws.protocol === 'v4.channel.k8s.io' ? 4 : 5;
+    this.version = protocolInfo(ws.protocol).version;
     this.log = upgrade.log.child({ transport: 'websocket', protocol: ws.protocol });
   }
 
@@ -97,7 +88,7 @@ class WsSession implements SessionOutput {
     ws.on('message', (data, isBinary) => this.message(data, isBinary));
     // "Ready" marker the API server sends: an empty message on the lowest channel the client reads.
     const request = upgrade.request;
-    const ready = request.stdout ? Channel.stdout : request.stderr ? Channel.stderr : Channel.error;
+    const ready = request.stdout ? Channel.STDOUT : request.stderr ? Channel.STDERR : Channel.ERROR;
     ws.send(Buffer.from([ready]), { binary: true });
     this.session = upgrade.createSession(this);
     this.session.onStdinDrain(() => ws.resume());
@@ -114,20 +105,17 @@ class WsSession implements SessionOutput {
     if (buf.length === 0) return;
     const payload = buf.subarray(1);
     switch (buf[0]) {
-      case Channel.stdin:
+      case Channel.STDIN:
         if (this.upgrade.request.stdin && payload.length > 0 && !this.session.stdin(payload)) this.ws.pause();
         return;
-      case Channel.resize:
-        try {
-          for (const size of this.resizeDecoder.push(payload)) this.session.resize(size);
-        } catch (err) {
-          if (err instanceof ResizeDecodeError) this.fail(`invalid resize message: ${err.message}`);
-          else throw err;
-        }
+      case Channel.RESIZE: {
+        const bad = applyResize(this.resizeDecoder, payload, this.session, this.log);
+        if (bad) this.fail(`invalid resize message: ${bad.message}`);
         return;
-      case Channel.close:
+      }
+      case Channel.CLOSE:
         // v5: the client will send nothing more on the named channel; only stdin matters.
-        if (this.version === 5 && payload[0] === Channel.stdin) this.session.stdinEnd();
+        if (this.version >= 5 && payload[0] === Channel.STDIN) this.session.stdinEnd();
         return;
       default:
         // Unknown channels are ignored, as the API server does.
@@ -138,7 +126,7 @@ class WsSession implements SessionOutput {
   write(stream: 'stdout' | 'stderr', data: Uint8Array): boolean {
     if (this.finished || this.closed) return true;
     const message = Buffer.allocUnsafe(data.byteLength + 1);
-    message[0] = stream === 'stdout' ? Channel.stdout : Channel.stderr;
+    message[0] = stream === 'stdout' ? Channel.STDOUT : Channel.STDERR;
     message.set(data, 1);
     this.ws.send(message, { binary: true });
     return this.buffered < OUTPUT_HIGH_WATER;
@@ -157,7 +145,7 @@ class WsSession implements SessionOutput {
     this.finished = true;
     if (this.closed) return;
     const status = Buffer.from(JSON.stringify(resultStatus(result)));
-    this.ws.send(Buffer.concat([Buffer.from([Channel.error]), status]), { binary: true });
+    this.ws.send(Buffer.concat([Buffer.from([Channel.ERROR]), status]), { binary: true });
     this.ws.close(1000);
     setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
   }

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { containerEnv, ensureWorkDir, type SessionDeps } from './container';
 import type { ContainerSpec, PodSpec } from './pods';
 import { spawnContainerProcess, type ContainerProcess, type ProcessEnd } from './process';
-import type { TerminalSize } from './resize';
+import type { TerminalSize } from '../protocol/channel';
 import type { ContainerSession, SessionOutput, StreamRequest } from './session';
 import type { SessionResult } from './status';
 

@@ -6,7 +6,7 @@ import { accessSync, constants as fsConstants, readdirSync, readFileSync, statSy
 import { constants as osConstants } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import * as pty from 'node-pty';
-import type { TerminalSize } from './resize';
+import type { TerminalSize } from '../protocol/channel';
 
 /** The PATH a container gets when the local cluster's own PATH is empty. */
 export const FALLBACK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -184,11 +184,12 @@ function spawnPiped(file: string, spec: SpawnSpec, handlers: ProcessHandlers): C
 }
 
 function spawnPty(file: string, spec: SpawnSpec, handlers: ProcessHandlers): ContainerProcess {
-  const size = usableSize(spec.size) ?? { width: 80, height: 24 };
+  // Sizes come from the resize decoder, which only lets 1..10000 through.
+  const size = spec.size ?? { cols: 80, rows: 24 };
   const term = pty.spawn(file, spec.argv.slice(1), {
     name: spec.env.TERM ?? 'xterm',
-    cols: size.width,
-    rows: size.height,
+    cols: size.cols,
+    rows: size.rows,
     cwd: spec.cwd,
     env: spec.env,
     // Raw bytes: output is passed on unchanged, a UTF-8 character may be split between chunks.
@@ -221,10 +222,9 @@ function spawnPty(file: string, spec: SpawnSpec, handlers: ProcessHandlers): Con
       if (!ended) term.write('\x04');
     },
     resize: (s) => {
-      const usable = usableSize(s);
-      if (usable && !ended) {
+      if (!ended) {
         try {
-          term.resize(usable.width, usable.height);
+          term.resize(s.cols, s.rows);
         } catch {
           // The pty is already gone; the exit is on its way.
         }
@@ -234,12 +234,6 @@ function spawnPty(file: string, spec: SpawnSpec, handlers: ProcessHandlers): Con
     resumeOutput: () => term.resume(),
     kill: () => killProcessTree(pid),
   };
-}
-
-/** A pty cannot be 0×0 (kubectl may report that for a detached terminal): ignore such sizes. */
-function usableSize(size: TerminalSize | undefined): TerminalSize | null {
-  if (!size || size.width < 1 || size.height < 1) return null;
-  return size;
 }
 
 // --- killing: the whole process group and session ---

@@ -1,11 +1,20 @@
-// LocalCluster: an HTTP server that plays a Kubernetes API server + kubelet for exec, attach, cp,
+// LocalCluster: an HTTP(S) server that plays a Kubernetes API server + kubelet for exec, attach, cp,
 // logs and `get pods`, whose pods are local processes. Used standalone (`kubecast local-cluster`),
 // as `serve`'s default upstream, and by every integration test as the far end of a real kubectl.
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+//
+// Transport: plain http without a token; https with a token (kubectl sends bearer tokens only over
+// TLS), with a local CA kept in DATA/local-cluster/tls/ that LocalClusterInfo.ca hands to the
+// kubeconfig. An embedding caller that talks to it itself can ask for http with a token (`tls: false`).
+import { lookup } from 'node:dns/promises';
 import { readFile, stat } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { isIP, type AddressInfo } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { silentLogger, type Logger } from '../util/log';
+import { loadOrCreateTls, type TlsMaterial } from '../util/tls';
 import { handleApiRequest, sendError, type ApiContext } from './api';
 import { MainProcesses, type MainProcessStatus } from './attach';
 import { bearerAuthorized, checkListenPolicy } from './auth';
@@ -14,8 +23,8 @@ import { ExecSession } from './exec';
 import { negotiateStreamProtocol, offeredStreamProtocols, serveSpdy } from './exec-spdy';
 import { offeredWsSubprotocols, pickWsSubprotocol, WsStreamServer, WS_SUBPROTOCOLS } from './exec-ws';
 import { defaultPods, MAX_PODS_FILE_BYTES, parsePodsFile, PodSet, PodsFileError, type PodSpec } from './pods';
-import type { ContainerSession, SessionOutput } from './session';
-import { ApiError, badRequest, unauthorized } from './status';
+import type { ContainerSession, SessionOutput, StreamRequest } from './session';
+import { ApiError, badRequest, internalError, unauthorized } from './status';
 import { resolveStreamRequest, isStreamPath } from './stream-request';
 
 export interface ListenAddress {
@@ -29,6 +38,14 @@ export interface LocalClusterOptions {
   listen?: ListenAddress;
   /** Bearer token every request must carry (`Authorization: Bearer …`). */
   token?: string;
+  /**
+   * Serve https (certificate in DATA/local-cluster/tls/, signed by a local CA: LocalClusterInfo.ca).
+   * Default: on when a token is set, because kubectl sends bearer tokens only over TLS; off otherwise.
+   * `tls: false` with a token is for an embedding caller that is the only client and sets the
+   * Authorization header itself over loopback (kubecast serve's recording proxy); it is refused on a
+   * non-loopback address, where the token would cross the network in clear text.
+   */
+  tls?: boolean;
   /** A pods file (see parsePodsFile) replacing the default pods. */
   podsFile?: string;
   /** Pods given directly (tests, embedding); replaces the defaults; ignored when podsFile is set. */
@@ -41,23 +58,20 @@ export interface LocalClusterOptions {
 }
 
 export interface LocalClusterInfo {
-  /** http://HOST:PORT, what a kubeconfig's `server` points at. */
+  /** http(s)://HOST:PORT, what a kubeconfig's `server` points at (loopback when listening on all addresses). */
   url: string;
+  /** The bound address. */
   host: string;
   port: number;
+  /** With https: PEM of the CA that signed the server certificate, for kubeconfig `certificate-authority-data`. */
+  ca?: string;
 }
 
 /** One accepted exec/attach connection (kept for tests and diagnostics; the last 1000). */
-export interface SessionRecord {
+export interface SessionRecord extends Pick<StreamRequest, 'kind' | 'namespace' | 'pod' | 'container' | 'command' | 'tty'> {
   transport: 'spdy' | 'websocket';
   /** Negotiated subprotocol, e.g. v4.channel.k8s.io. */
   protocol: string;
-  kind: 'exec' | 'attach';
-  namespace: string;
-  pod: string;
-  container: string;
-  command: string[];
-  tty: boolean;
 }
 
 const MAX_SESSION_RECORDS = 1000;
@@ -79,11 +93,13 @@ export class LocalCluster {
   async start(options: LocalClusterOptions): Promise<LocalClusterInfo> {
     if (this.server || this.stopping) throw new Error('LocalCluster.start: an instance starts once');
     const listen = options.listen ?? { host: '127.0.0.1', port: 0 };
-    checkListenPolicy(listen.host, options.token);
+    const useTls = options.tls ?? options.token !== undefined;
+    checkListenPolicy(listen.host, options.token, useTls);
     if (options.token !== undefined && options.token.length === 0) throw new Error('LocalCluster.start: the token must not be empty');
     this.token = options.token;
     this.log = (options.log ?? silentLogger).child({ component: 'local-cluster' });
     this.pods = new PodSet(options.podsFile ? await loadPodsFile(options.podsFile) : (options.pods ?? defaultPods()));
+    const tls = useTls ? await prepareTls(join(options.dataDir, 'local-cluster', 'tls'), listen.host) : undefined;
 
     const context: ContainerContext = { dataDir: options.dataDir, extraEnv: { ...options.env } };
     const deps: SessionDeps = { context, tracker: this.tracker, log: this.log };
@@ -92,7 +108,10 @@ export class LocalCluster {
     const wsServer = new WsStreamServer();
     this.wsServer = wsServer;
 
-    const server = createServer((req, res) => this.onRequest(req, res, apiContext));
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res, apiContext);
+    const server: Server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest) : createHttpServer(onRequest);
+    // A failed handshake (a client that does not trust the CA, plain http to the https port) is the client's problem.
+    if (tls) server.on('tlsClientError', (err: Error) => this.log.debug('TLS handshake failed', { err }));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head, deps));
     server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -113,8 +132,7 @@ export class LocalCluster {
     this.server = server;
     server.on('error', (err) => this.log.error('server error', { err }));
     const address = server.address() as AddressInfo;
-    const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    this.info = { url: `http://${hostForUrl}:${address.port}`, host: address.address, port: address.port };
+    this.info = { url: `${tls ? 'https' : 'http'}://${urlHost(address)}:${address.port}`, host: address.address, port: address.port, ...(tls ? { ca: tls.ca } : {}) };
     this.log.info('local cluster listening', { url: this.info.url, pods: this.pods.pods.map((p) => `${p.namespace}/${p.name}`) });
     return this.info;
   }
@@ -147,8 +165,9 @@ export class LocalCluster {
     return this.records;
   }
 
-  private record(entry: SessionRecord): void {
-    this.records.push(entry);
+  private record(transport: SessionRecord['transport'], protocol: string, request: StreamRequest): void {
+    const { kind, namespace, pod, container, command, tty } = request;
+    this.records.push({ transport, protocol, kind, namespace, pod, container, command, tty });
     if (this.records.length > MAX_SESSION_RECORDS) this.records.shift();
   }
 
@@ -220,7 +239,7 @@ export class LocalCluster {
         }
         const untrack = track();
         const protocol = pickWsSubprotocol(offeredWsSubprotocols(req))!;
-        this.record({ transport: 'websocket', protocol, kind: request.kind, namespace: request.namespace, pod: request.pod, container: request.container, command: request.command, tty: request.tty });
+        this.record('websocket', protocol, request);
         this.wsServer!.handleUpgrade({ req, socket, head, request, createSession, log, onClose: untrack });
         return;
       }
@@ -228,17 +247,67 @@ export class LocalCluster {
         if (!String(req.headers.connection ?? '').toLowerCase().includes('upgrade')) throw badRequest('unable to upgrade: missing upgrade headers in request');
         const negotiated = negotiateStreamProtocol(offeredStreamProtocols(req.rawHeaders));
         const untrack = track();
-        this.record({ transport: 'spdy', protocol: negotiated.protocol, kind: request.kind, namespace: request.namespace, pod: request.pod, container: request.container, command: request.command, tty: request.tty });
+        this.record('spdy', negotiated.protocol, request);
         serveSpdy({ socket, head, request, negotiated, createSession, log, onClose: untrack });
         return;
       }
       throw badRequest(`unable to upgrade: unsupported protocol ${JSON.stringify(upgradeHeader)} (expected SPDY/3.1 or websocket)`);
     } catch (err) {
-      const apiError = err instanceof ApiError ? err : new ApiError(500, 'InternalError', `Internal error occurred: ${(err as Error).message}`);
+      const apiError = err instanceof ApiError ? err : internalError(err);
       if (!(err instanceof ApiError)) this.log.error('upgrade failed', { err });
       rejectUpgrade(socket, apiError);
     }
   }
+}
+
+function isUnspecified(address: string): boolean {
+  return address === '0.0.0.0' || address === '::' || address === '';
+}
+
+/** The host part of the URL kubectl is given: a wildcard bind is reached over loopback. */
+function urlHost(address: AddressInfo): string {
+  if (isUnspecified(address.address)) return address.family === 'IPv6' ? '[::1]' : '127.0.0.1';
+  return address.family === 'IPv6' ? `[${address.address}]` : address.address;
+}
+
+/** The certificate folder cannot be read or written (a setup problem, not a bug). */
+export class TlsSetupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TlsSetupError';
+  }
+}
+
+/** The CA and server certificate in `dir`, created or renewed as needed. */
+async function prepareTls(dir: string, listenHost: string): Promise<TlsMaterial> {
+  try {
+    return await loadOrCreateTls(dir, await certificateNames(listenHost));
+  } catch (err) {
+    throw new TlsSetupError(`cannot prepare the TLS certificate in ${dir}: ${(err as Error).message}`);
+  }
+}
+
+// A certificate may only name valid DNS names; anything else (an odd hostname) is left out.
+const DNS_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/**
+ * Names the server certificate must cover besides loopback (which it always covers): the listen
+ * host and what it resolves to (the URL shows the bound address); for a wildcard bind, this
+ * machine's name and addresses, which other machines would use.
+ */
+async function certificateNames(host: string): Promise<string[]> {
+  const bare = host.replace(/^\[|\]$/g, '');
+  const names: string[] = [];
+  if (isUnspecified(bare)) {
+    names.push(hostname());
+    for (const entries of Object.values(networkInterfaces())) {
+      for (const entry of entries ?? []) if (!entry.internal && !entry.address.toLowerCase().startsWith('fe80:')) names.push(entry.address);
+    }
+  } else {
+    names.push(bare);
+    if (isIP(bare) === 0) names.push(...(await lookup(bare, { all: true }).catch(() => [])).map((a) => a.address));
+  }
+  return [...new Set(names)].filter((name) => isIP(name) !== 0 || DNS_NAME.test(name));
 }
 
 /** An HTTP error response written on a socket whose request asked for an upgrade. */

@@ -1,7 +1,10 @@
 // The container session: what exec and attach have in common, whatever the transport (SPDY or
 // WebSocket). A transport creates the streams the client asked for, then hands the session an
 // output (stdout/stderr with backpressure, and the final status) and feeds it stdin and resizes.
-import type { TerminalSize } from './resize';
+import type { Duplex } from 'node:stream';
+import { ChannelError } from '../protocol/errors';
+import type { ResizeStreamDecoder, TerminalSize } from '../protocol/channel';
+import type { Logger } from '../util/log';
 import type { SessionResult } from './status';
 
 export type StreamKind = 'exec' | 'attach';
@@ -33,6 +36,19 @@ export interface SessionOutput {
   readonly resizable: boolean;
 }
 
+/** What the server hands a transport (SPDY or WebSocket) for one upgraded exec/attach connection. */
+export interface StreamUpgrade {
+  socket: Duplex;
+  /** Bytes the HTTP parser read past the request head: the start of the upgraded stream. */
+  head: Buffer;
+  request: StreamRequest;
+  /** Creates the exec or attach session once the transport can carry its output. */
+  createSession: (output: SessionOutput) => ContainerSession;
+  log: Logger;
+  /** Called once when the connection is gone (for the server's bookkeeping). */
+  onClose: () => void;
+}
+
 /** Client → server side, implemented by exec and attach. */
 export interface ContainerSession {
   /** All streams exist: start (or join) the process. */
@@ -45,4 +61,18 @@ export interface ContainerSession {
   resize(size: TerminalSize): void;
   /** The client went away or the transport failed: stop and kill what this session started. */
   abort(reason: string): void;
+}
+
+/**
+ * Decodes resize-stream bytes into `session.resize` calls. A size outside 1..10000 is skipped with a
+ * log line, as the kubelet skips sizes below 1 (kubectl sends 0×0 for a terminal it cannot measure);
+ * a malformed message is returned so the transport can end the session with it.
+ */
+export function applyResize(decoder: ResizeStreamDecoder, bytes: Uint8Array, session: ContainerSession, log: Logger): ChannelError | null {
+  for (const result of decoder.push(bytes)) {
+    if (!(result instanceof ChannelError)) session.resize(result);
+    else if (result.code === 'RESIZE_OUT_OF_RANGE') log.info('ignoring resize', { reason: result.message });
+    else return result;
+  }
+  return null;
 }

@@ -1,18 +1,7 @@
-// Kubernetes `Status` objects, in the exact shapes kubectl decodes: API errors (HTTP body, with a code)
-// and the result of a command (error stream / WebSocket channel 3). Shapes: reference §3 "Error stream
-// contents" and §7. Local until src/protocol/channel.ts lands; then the exec builders move there.
-
-/** A metav1.Status as it goes on the wire (only the fields kubectl reads). */
-export interface KubeStatus {
-  kind?: 'Status';
-  apiVersion?: 'v1';
-  metadata: Record<string, never>;
-  status: 'Success' | 'Failure';
-  message?: string;
-  reason?: string;
-  details?: { name?: string; kind?: string; causes?: Array<{ reason?: string; message?: string }> };
-  code?: number;
-}
+// What the local cluster says about a session's end and about bad requests, built from the shared
+// Status shapes of src/protocol/channel.ts: the containerd-style wording of a kubelet's results
+// (error stream / WebSocket channel 3) and the API errors HTTP handlers answer with.
+import { exitCodeStatus, httpStatus, internalErrorStatus, successStatus, type KubeStatus } from '../protocol/channel';
 
 /** What an exec/attach produced: sent on the error stream when the session ends. */
 export type SessionResult =
@@ -20,35 +9,12 @@ export type SessionResult =
   | { kind: 'exit'; code: number; command: string[] }
   | { kind: 'failure'; message: string };
 
-export function successStatus(): KubeStatus {
-  return { metadata: {}, status: 'Success' };
-}
-
 /**
- * Non-zero exit, as the kubelet reports it. The message text is what containerd's streaming
- * runtime puts in its ExitError; kubectl only reads the ExitCode cause and prints
- * "command terminated with exit code N".
+ * The ExitError text of containerd's streaming runtime (what a real cluster shows today), e.g.
+ * `error executing command [sh -c exit 3], exit code 3`; the argv is printed as Go's %v does.
  */
-export function exitCodeStatus(code: number, command: string[]): KubeStatus {
-  return {
-    metadata: {},
-    status: 'Failure',
-    message: `command terminated with non-zero exit code: error executing command [${command.join(' ')}], exit code ${code}`,
-    reason: 'NonZeroExitCode',
-    details: { causes: [{ reason: 'ExitCode', message: String(code) }] },
-  };
-}
-
-/** Any other failure: kubectl prints `error: <message>` and exits 1 (apierrors.NewInternalError shape). */
-export function internalErrorStatus(cause: string): KubeStatus {
-  return {
-    metadata: {},
-    status: 'Failure',
-    message: `Internal error occurred: ${cause}`,
-    reason: 'InternalError',
-    details: { causes: [{ message: cause }] },
-    code: 500,
-  };
+export function containerdExitDetail(command: string[], code: number): string {
+  return `error executing command [${command.join(' ')}], exit code ${code}`;
 }
 
 export function resultStatus(result: SessionResult): KubeStatus {
@@ -56,7 +22,7 @@ export function resultStatus(result: SessionResult): KubeStatus {
     case 'success':
       return successStatus();
     case 'exit':
-      return result.code === 0 ? successStatus() : exitCodeStatus(result.code, result.command);
+      return result.code === 0 ? successStatus() : exitCodeStatus(result.code, containerdExitDetail(result.command, result.code));
     case 'failure':
       return internalErrorStatus(result.message);
   }
@@ -89,17 +55,7 @@ export class ApiError extends Error {
   }
 
   toStatus(): KubeStatus {
-    const status: KubeStatus = {
-      kind: 'Status',
-      apiVersion: 'v1',
-      metadata: {},
-      status: 'Failure',
-      message: this.message,
-      reason: this.reason,
-      code: this.code,
-    };
-    if (this.details) status.details = this.details;
-    return status;
+    return httpStatus(this.code, this.reason, this.message, this.details);
   }
 }
 
@@ -113,4 +69,10 @@ export function badRequest(message: string): ApiError {
 
 export function unauthorized(): ApiError {
   return new ApiError(401, 'Unauthorized', 'Unauthorized');
+}
+
+/** Anything a handler did not expect, in the API server's InternalError shape. */
+export function internalError(err: unknown): ApiError {
+  const status = internalErrorStatus(err instanceof Error ? err.message : String(err));
+  return new ApiError(500, 'InternalError', status.message ?? 'Internal error occurred', status.details);
 }

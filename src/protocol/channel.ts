@@ -264,11 +264,16 @@ export function successStatus(): KubeStatus {
   return { metadata: {}, status: 'Success' };
 }
 
-export function exitCodeStatus(code: number): KubeStatus {
+/**
+ * A non-zero exit. `detail` is the runtime's error text after the kubelet's prefix: Go's exec.ExitError
+ * says `exit status N` (the default); containerd says `error executing command [argv], exit code N`.
+ * kubectl reads only the ExitCode cause.
+ */
+export function exitCodeStatus(code: number, detail = `exit status ${code}`): KubeStatus {
   return {
     metadata: {},
     status: 'Failure',
-    message: `command terminated with non-zero exit code: exit status ${code}`,
+    message: `command terminated with non-zero exit code: ${detail}`,
     reason: 'NonZeroExitCode',
     details: { causes: [{ reason: 'ExitCode', message: String(code) }] },
   };
@@ -276,6 +281,18 @@ export function exitCodeStatus(code: number): KubeStatus {
 
 export function failureStatus(message: string, reason = 'InternalError', code = 500): KubeStatus {
   return { metadata: {}, status: 'Failure', message, reason, code };
+}
+
+/** apierrors.NewInternalError: what a kubelet writes when a command cannot run; kubectl prints `error: <message>`. */
+export function internalErrorStatus(cause: string): KubeStatus {
+  return {
+    metadata: {},
+    status: 'Failure',
+    message: `Internal error occurred: ${cause}`,
+    reason: 'InternalError',
+    details: { causes: [{ message: cause }] },
+    code: 500,
+  };
 }
 
 /** An HTTP error body kubectl prints as `Error from server (<reason>): <message>`. */

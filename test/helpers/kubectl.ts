@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as pty from 'node-pty';
 import { Terminal as HeadlessTerminal } from '@xterm/headless';
+import { localClusterKubeconfig } from '../../src/localcluster/kubeconfig';
 
 export const KUBECTL_VERSIONS = ['1.27', '1.28', '1.29', '1.30', '1.31', '1.32', '1.33'] as const;
 export type KubectlVersion = (typeof KUBECTL_VERSIONS)[number];
@@ -72,9 +73,11 @@ export interface KubectlSandbox {
 }
 
 export interface SandboxOptions {
-  /** API server URL (http://127.0.0.1:PORT). */
+  /** API server URL (http://127.0.0.1:PORT, or https:// with `certificateAuthority`). */
   server: string;
   token?: string;
+  /** PEM of the CA kubectl must trust for an https server (kubeconfig certificate-authority-data). */
+  certificateAuthority?: string;
   namespace?: string;
 }
 
@@ -85,15 +88,8 @@ export function makeKubectlSandbox(options: SandboxOptions): KubectlSandbox {
   mkdirSync(home);
   mkdirSync(cacheDir);
   const kubeconfig = join(dir, 'kubeconfig');
-  const config = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'test', cluster: { server: options.server } }],
-    users: [{ name: 'test', user: options.token ? { token: options.token } : {} }],
-    contexts: [{ name: 'test', context: { cluster: 'test', user: 'test', namespace: options.namespace ?? 'default' } }],
-    'current-context': 'test',
-  };
-  writeFileSync(kubeconfig, JSON.stringify(config), { mode: 0o600 });
+  const config = localClusterKubeconfig({ server: options.server, token: options.token, ca: options.certificateAuthority, name: 'test', namespace: options.namespace });
+  writeFileSync(kubeconfig, config, { mode: 0o600 });
   return { dir, home, kubeconfig, cacheDir, server: options.server, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

@@ -1,4 +1,5 @@
-// The plain API surface through real kubectl: get pods (server-side table), logs, errors, bearer token.
+// The plain API surface through real kubectl: get pods (server-side table), logs, errors, bearer token
+// (https by default, plain http for an embedding proxy).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { KUBECTL_PROFILES } from '../helpers/kubectl';
@@ -55,8 +56,33 @@ for (const profile of KUBECTL_PROFILES) {
         assert.equal(logsMissing.code, 1);
       }));
 
-    test('with a bearer token, kubectl (which sends tokens only over TLS) is refused; a client with the header is served', () =>
+    test('with a token it serves https: kubectl trusting its CA is served, a wrong token is Unauthorized', () =>
       withLocalCluster({ token: 's3cret-token' }, async (fx) => {
+        assert.match(fx.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+        assert.match(fx.ca ?? '', /^-----BEGIN CERTIFICATE-----/);
+        const kubectl = fx.kubectl(profile);
+        const hi = await kubectl.run(['exec', 'shell', '--', 'echo', 'hi']);
+        assert.equal(hi.stdoutText, 'hi\n', hi.stderr);
+        assert.equal(hi.code, 0);
+        const pods = await kubectl.run(['get', 'pods', '-o', 'name']);
+        assert.equal(pods.stdoutText, 'pod/shell\npod/web-0\n', pods.stderr);
+
+        // A fresh kubectl fails at discovery, whose client cannot decode the Status: it words the 401
+        // generically, as against a real API server. With discovery cached it prints the Status reason.
+        const wrong = fx.kubectl(profile, { token: 's3cret-tokeN' });
+        const refused = await wrong.run(['get', 'pods']);
+        assert.match(refused.stderr, /error: You must be logged in to the server \(the server has asked for the client to provide credentials\)\n$/);
+        assert.equal(refused.code, 1);
+        const cached = ['--cache-dir', kubectl.sandbox.cacheDir];
+        const exec = await wrong.run([...cached, 'exec', 'shell', '--', 'echo', 'hi']);
+        assert.equal(exec.stderr, 'error: You must be logged in to the server (Unauthorized)\n');
+        assert.equal(exec.code, 1);
+        assert.equal(fx.cluster.sessions.length, 1, 'only the session with the right token was accepted');
+      }));
+
+    test('tls: false with a token (an embedding proxy sets the header): kubectl, which sends tokens only over TLS, is refused; a client with the header is served', () =>
+      withLocalCluster({ token: 's3cret-token', tls: false }, async (fx) => {
+        assert.match(fx.url, /^http:\/\//);
         // clientcmd applies user credentials only to TLS transports: over http kubectl sends no token at all.
         const refused = await fx.kubectl(profile).run(['get', 'pods']);
         assert.match(refused.stderr, /error: You must be logged in to the server \(the server has asked for the client to provide credentials\)\n$/);

@@ -1,9 +1,10 @@
 // `kubecast local-cluster` as a user runs it (node bin/kubecast.js; needs `npm run build`, which
-// `npm test` does first): one JSON line when ready, kubectl works with the kubeconfig it writes,
+// `npm test` does first): one JSON line when ready, kubectl works with the kubeconfig it writes
+// (over https with the token and the local CA when --token is given),
 // SIGTERM stops it with exit 0 and leaves no process behind; unsafe or broken setups are refused.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -27,6 +28,12 @@ function firstLine(child: ChildProcess, timeoutMs = 15_000): Promise<string> {
     });
     child.once('exit', (code) => reject(new Error(`local-cluster exited early with ${code}`)));
   });
+}
+
+/** The parts of the written kubeconfig these tests read. */
+interface KubeconfigShape {
+  clusters: Array<{ cluster: { server: string; 'certificate-authority-data'?: string } }>;
+  users: Array<{ user: { token?: string } }>;
 }
 
 function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -91,6 +98,63 @@ describe('kubecast local-cluster (the command)', () => {
       assert.notEqual(ended.code, 0, 'the interrupted exec fails');
       await term.waitForExit();
       term.dispose();
+      await assertNoSurvivors(() => processesWithEnv(marker.name, marker.value));
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('--token FILE: https with a local CA; kubectl 1.27 and 1.33 use the written kubeconfig, a wrong token is Unauthorized', async () => {
+    requireBuild();
+    const dir = mkdtempSync(join(tmpdir(), 'kubecast-lc-cli-'));
+    const marker = newProcessMarker();
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, 'cli-s3cret\n');
+    const dataDir = join(dir, 'data');
+    const child = spawn(process.execPath, [cli, 'local-cluster', '--json', '--data', dataDir, '--token', tokenFile], {
+      env: { ...process.env, [marker.name]: marker.value },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    try {
+      const ready = JSON.parse(await firstLine(child)) as { local: string };
+      assert.match(ready.local, /^https:\/\/127\.0\.0\.1:\d+$/);
+      assert.ok(existsSync(join(dataDir, 'local-cluster', 'tls', 'ca.crt')), 'the CA lives in DATA/local-cluster/tls');
+
+      const kubeconfig = join(dataDir, 'local-cluster', 'kubeconfig');
+      assert.equal(statSync(kubeconfig).mode & 0o777, 0o600, 'the kubeconfig holds the token: owner-only');
+      const config = JSON.parse(readFileSync(kubeconfig, 'utf8')) as KubeconfigShape;
+      assert.equal(config.clusters[0].cluster.server, ready.local);
+      assert.equal(Buffer.from(config.clusters[0].cluster['certificate-authority-data'] ?? '', 'base64').toString(), readFileSync(join(dataDir, 'local-cluster', 'tls', 'ca.crt'), 'utf8'));
+      assert.equal(config.users[0].user.token, 'cli-s3cret');
+
+      // A copy of the written kubeconfig with one character of the token changed.
+      const wrongConfig = join(dir, 'wrong-kubeconfig');
+      config.users[0].user.token = 'cli-s3creT';
+      writeFileSync(wrongConfig, JSON.stringify(config), { mode: 0o600 });
+
+      for (const profile of [KUBECTL_PROFILES[0], KUBECTL_PROFILES[2]]) {
+        const cacheDir = join(dir, `cache-${profile.version}`);
+        const sandbox: KubectlSandbox = { dir, home: dir, kubeconfig, cacheDir, server: ready.local, cleanup: () => {} };
+        const kubectl = new Kubectl(profile, sandbox, { env: { [marker.name]: marker.value } });
+        const hi = await kubectl.run(['exec', 'shell', '--', 'echo', 'hi']);
+        assert.equal(hi.stdoutText, 'hi\n', `${profile.label}: ${hi.stderr}`);
+        assert.equal(hi.code, 0);
+
+        const wrong = new Kubectl(profile, { ...sandbox, kubeconfig: wrongConfig, cacheDir: join(dir, `cache-wrong-${profile.version}`) }, { env: { [marker.name]: marker.value } });
+        const fresh = await wrong.run(['exec', 'shell', '--', 'echo', 'hi']);
+        assert.match(fresh.stderr, /error: You must be logged in to the server \(the server has asked for the client to provide credentials\)\n$/, profile.label);
+        assert.equal(fresh.code, 1);
+        // With discovery cached (by the good run), the 401 Status itself is what kubectl prints.
+        const cached = await wrong.run(['--cache-dir', cacheDir, 'exec', 'shell', '--', 'echo', 'hi']);
+        assert.equal(cached.stderr, 'error: You must be logged in to the server (Unauthorized)\n', profile.label);
+        assert.equal(cached.code, 1);
+      }
+
+      child.kill('SIGTERM');
+      assert.equal((await exitOf(child)).code, 0, stderr);
       await assertNoSurvivors(() => processesWithEnv(marker.name, marker.value));
     } finally {
       child.kill('SIGKILL');

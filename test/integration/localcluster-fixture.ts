@@ -10,6 +10,8 @@ import { assertNoSurvivors, newProcessMarker, processesWithEnv } from '../helper
 export interface ClusterFixture {
   cluster: LocalCluster;
   url: string;
+  /** PEM of the CA when the cluster serves https (a token without `tls: false`). */
+  ca: string | undefined;
   dataDir: string;
   marker: { name: string; value: string };
   /** A kubectl of `profile` in its own sandbox (cleaned up with the fixture), carrying the marker. */
@@ -20,6 +22,8 @@ export interface ClusterFixture {
 
 export interface ClusterOptions {
   token?: string;
+  /** LocalClusterOptions.tls: default https with a token, http without. */
+  tls?: boolean;
   pods?: PodSpec[];
 }
 
@@ -31,15 +35,16 @@ export async function withLocalCluster(options: ClusterOptions, body: (fx: Clust
   const dataDir = mkdtempSync(join(tmpdir(), 'kubecast-lc-'));
   const marker = newProcessMarker();
   const cluster = new LocalCluster();
-  const { url } = await cluster.start({ dataDir, token: options.token, pods: options.pods, env: { [marker.name]: marker.value } });
+  const { url, ca } = await cluster.start({ dataDir, token: options.token, tls: options.tls, pods: options.pods, env: { [marker.name]: marker.value } });
   const sandboxes: KubectlSandbox[] = [];
   const fx: ClusterFixture = {
     cluster,
     url,
+    ca,
     dataDir,
     marker,
     kubectl(profile, kubectlOptions = {}) {
-      const sandbox = makeKubectlSandbox({ server: url, token: kubectlOptions.token ?? options.token });
+      const sandbox = makeKubectlSandbox({ server: url, token: kubectlOptions.token ?? options.token, certificateAuthority: ca });
       sandboxes.push(sandbox);
       return new Kubectl(profile, sandbox, { env: { [marker.name]: marker.value } });
     },

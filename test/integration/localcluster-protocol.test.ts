@@ -203,7 +203,7 @@ describe('local cluster SPDY server (wire level)', () => {
       assert.deepEqual([last.type === 'goaway' && last.lastGoodStreamId, last.type === 'goaway' && last.status], [7, 0]);
     }));
 
-  test('exit status and resize over SPDY: NonZeroExitCode Status; a TTY session sized by the resize stream', () =>
+  test('exit status and resize over SPDY: NonZeroExitCode Status; a TTY session sized by the resize stream (0×0 skipped)', () =>
     withLocalCluster({}, async (fx) => {
       const c = await SpdyClient.open(fx.url, execPath(['sh', '-c', 'exit 3'], { stdout: true, stderr: true }), V5_OFFERS);
       await c.createStream(1, 'error');
@@ -222,6 +222,8 @@ describe('local cluster SPDY server (wire level)', () => {
       await t.createStream(1, 'error');
       await t.createStream(3, 'stdout');
       await t.createStream(5, 'resize');
+      // 0×0 (kubectl's size of a terminal it cannot measure) is skipped, not fatal: the next size applies.
+      t.write(t.encoder.data(5, Buffer.from('{"Width":0,"Height":0}\n')));
       t.write(t.encoder.data(5, Buffer.from('{"Width":77,"Height":21}\n')));
       await t.until(() => t.ended);
       assert.equal(t.dataOn(3).toString(), '21 77\r\n');
@@ -286,7 +288,7 @@ describe('local cluster WebSocket server (wire level)', () => {
       assert.equal(messages.at(-1)![0], 3, 'the Status is the last message');
     }));
 
-  test('v4 is accepted; exit codes and resize (channel 4) work', () =>
+  test('v4 is accepted; exit codes and resize (channel 4) work, a 0×0 size is skipped', () =>
     withLocalCluster({}, async (fx) => {
       const exit = await wsOpen(fx.url, execPath(['sh', '-c', 'echo out; exit 4'], { stdout: true, stderr: true }), ['v4.channel.k8s.io']);
       assert.equal(exit.ws.protocol, 'v4.channel.k8s.io');
@@ -295,6 +297,7 @@ describe('local cluster WebSocket server (wire level)', () => {
       assert.equal(JSON.parse(channel(exit.messages, 3)).details.causes[0].message, '4');
 
       const tty = await wsOpen(fx.url, execPath(['stty', 'size'], { stdout: true, tty: true }), ['v5.channel.k8s.io']);
+      tty.ws.send(Buffer.concat([Buffer.from([4]), Buffer.from('{"Width":0,"Height":0}\n')]));
       tty.ws.send(Buffer.concat([Buffer.from([4]), Buffer.from('{"width":66,"height":19}\n')]));
       assert.equal(await tty.closed, 1000);
       assert.equal(channel(tty.messages, 1), '19 66\r\n');

@@ -1,11 +1,13 @@
-// The local cluster's HTTP API, in-process (no processes are started).
+// The local cluster's HTTP API, in-process (no processes are started), over http and https.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { humanDuration, parseLabelSelector, requestedTable } from '../../src/localcluster/api';
-import { LocalCluster } from '../../src/localcluster';
+import { ListenPolicyError, LocalCluster } from '../../src/localcluster';
 
 test('humanDuration matches kubectl AGE formatting', () => {
   const s = 1000;
@@ -55,7 +57,8 @@ describe('HTTP API', () => {
   let dataDir = '';
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'kubecast-lc-unit-'));
-    url = (await cluster.start({ dataDir, token: 'tok' })).url;
+    // Plain http with a token, as an embedding proxy runs it: fetch needs no CA.
+    url = (await cluster.start({ dataDir, token: 'tok', tls: false })).url;
   });
   after(async () => {
     await cluster.stop();
@@ -145,5 +148,76 @@ describe('HTTP API', () => {
     const ambiguous = await get('/api/v1/namespaces/default/pods/web-0/log');
     assert.equal(ambiguous.status, 400);
     assert.match(((await ambiguous.json()) as { message: string }).message, /choose one of: \[app sidecar\]/);
+  });
+});
+
+/** GET over https trusting `ca` (undefined: the system store only). Resolves with the status and body. */
+function httpsGet(url: string, ca: string | undefined, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { ca, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('HTTPS', () => {
+  let dataDir = '';
+  before(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'kubecast-lc-tls-'));
+  });
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  test('a token means https with a certificate from the local CA in DATA/local-cluster/tls, kept across restarts', async () => {
+    const cluster = new LocalCluster();
+    const info = await cluster.start({ dataDir, token: 'tok' });
+    let ca: string;
+    try {
+      assert.match(info.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+      ca = info.ca ?? '';
+      assert.match(ca, /^-----BEGIN CERTIFICATE-----/);
+      assert.ok(existsSync(join(dataDir, 'local-cluster', 'tls', 'ca.crt')));
+      const ok = await httpsGet(`${info.url}/api/v1/namespaces/default/pods/shell`, ca, { Authorization: 'Bearer tok' });
+      assert.equal(ok.status, 200);
+      assert.equal((JSON.parse(ok.body) as { metadata: { name: string } }).metadata.name, 'shell');
+      assert.equal((await httpsGet(`${info.url}/api`, ca)).status, 401);
+      await assert.rejects(httpsGet(`${info.url}/api`, undefined), /self[- ]signed|unable to verify|certificate/i);
+    } finally {
+      await cluster.stop();
+    }
+    const again = new LocalCluster();
+    const second = await again.start({ dataDir, token: 'tok' });
+    await again.stop();
+    assert.equal(second.ca, ca, 'the CA (and so the kubeconfig) stays valid across restarts');
+  });
+
+  test('tls can be chosen either way; a token over plain http is refused off loopback', async () => {
+    const secure = new LocalCluster();
+    const info = await secure.start({ dataDir, tls: true });
+    await secure.stop();
+    assert.match(info.url, /^https:/);
+    const plain = new LocalCluster();
+    const plainInfo = await plain.start({ dataDir });
+    await plain.stop();
+    assert.match(plainInfo.url, /^http:/);
+    assert.equal(plainInfo.ca, undefined);
+    await assert.rejects(new LocalCluster().start({ dataDir, token: 'tok', tls: false, listen: { host: '0.0.0.0', port: 0 } }), ListenPolicyError);
+  });
+
+  test('listening on all addresses: the URL is loopback, the certificate also names this machine', async () => {
+    const cluster = new LocalCluster();
+    const info = await cluster.start({ dataDir, token: 'tok', listen: { host: '0.0.0.0', port: 0 } });
+    try {
+      assert.equal(info.host, '0.0.0.0');
+      assert.match(info.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal((await httpsGet(`${info.url}/version`, info.ca, { Authorization: 'Bearer tok' })).status, 200);
+      const cert = new X509Certificate(readFileSync(join(dataDir, 'local-cluster', 'tls', 'server.crt')));
+      if (/^[a-z0-9.-]+$/i.test(hostname())) assert.equal(cert.checkHost(hostname()), hostname());
+    } finally {
+      await cluster.stop();
+    }
   });
 });

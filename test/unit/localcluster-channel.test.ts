@@ -1,47 +1,84 @@
-// Resize decoding, Status shapes and request validation of the local cluster.
+// Resize handling, Status shapes and request validation of the local cluster.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { exitCodeStatus, internalErrorStatus, parseErrorStream, ResizeStreamDecoder, successStatus, type TerminalSize } from '../../src/protocol/channel';
 import { bearerAuthorized, checkListenPolicy, isLoopbackHost, parseTokenFile } from '../../src/localcluster/auth';
 import { expectedStreamCount, negotiateStreamProtocol, offeredStreamProtocols } from '../../src/localcluster/exec-spdy';
 import { pickWsSubprotocol } from '../../src/localcluster/exec-ws';
+import { localClusterKubeconfig } from '../../src/localcluster/kubeconfig';
 import { defaultPods, PodSet } from '../../src/localcluster/pods';
 import { resolveExecutable } from '../../src/localcluster/process';
-import { ResizeDecoder } from '../../src/localcluster/resize';
-import { ApiError, exitCodeStatus, internalErrorStatus, legacyErrorText, resultStatus, successStatus } from '../../src/localcluster/status';
+import { applyResize, type ContainerSession } from '../../src/localcluster/session';
+import { ApiError, internalError, legacyErrorText, resultStatus } from '../../src/localcluster/status';
 import { resolveStreamRequest } from '../../src/localcluster/stream-request';
+import { silentLogger, type Logger } from '../../src/util/log';
 
-test('resize: Go encoder output, lower-case keys, split and joined messages', () => {
-  const d = new ResizeDecoder();
-  assert.deepEqual(d.push(Buffer.from('{"Width":120,"Height":33}\n')), [{ width: 120, height: 33 }]);
-  assert.deepEqual(d.push(Buffer.from('{"width":80,')), []);
-  assert.deepEqual(d.push(Buffer.from('"height":24}\n{"Width":1,"Height":2}\n')), [
-    { width: 80, height: 24 },
-    { width: 1, height: 2 },
+/** A session that records the sizes it is given. */
+function sizingSession(): { session: ContainerSession; sizes: TerminalSize[] } {
+  const sizes: TerminalSize[] = [];
+  const session: ContainerSession = {
+    start: () => {},
+    stdin: () => true,
+    onStdinDrain: () => {},
+    stdinEnd: () => {},
+    resize: (size) => void sizes.push(size),
+    abort: () => {},
+  };
+  return { session, sizes };
+}
+
+test('resize: Go encoder output, lower-case keys, split and joined messages reach the session', () => {
+  const decoder = new ResizeStreamDecoder();
+  const { session, sizes } = sizingSession();
+  const feed = (text: string) => applyResize(decoder, Buffer.from(text), session, silentLogger);
+  assert.equal(feed('{"Width":120,"Height":33}\n'), null);
+  assert.equal(feed('{"width":80,'), null);
+  assert.equal(feed('"height":24}\n{"Width":1,"Height":2}\n'), null);
+  assert.deepEqual(sizes, [
+    { cols: 120, rows: 33 },
+    { cols: 80, rows: 24 },
+    { cols: 1, rows: 2 },
   ]);
-  assert.deepEqual(d.push(Buffer.from('{"Width":0,"Height":0}')), [{ width: 0, height: 0 }]);
 });
 
-test('resize: malformed, out of range and endless input is rejected', () => {
-  assert.throws(() => new ResizeDecoder().push(Buffer.from('[1,2]\n')), /not a JSON object/);
-  assert.throws(() => new ResizeDecoder().push(Buffer.from('{"Width":"80"}\n')), /Width must be an integer/);
-  assert.throws(() => new ResizeDecoder().push(Buffer.from('{"Width":70000,"Height":1}\n')), /between 0 and 65535/);
-  assert.throws(() => new ResizeDecoder().push(Buffer.from('{"Width":1,,}\n')), /not valid JSON/);
-  assert.throws(() => new ResizeDecoder().push(Buffer.from('{"Width":' + ' '.repeat(2000))), /longer than 1024 bytes/);
+test('resize: 0×0 (a terminal kubectl cannot measure) is skipped with a log line; the session goes on', () => {
+  const decoder = new ResizeStreamDecoder();
+  const { session, sizes } = sizingSession();
+  const lines: string[] = [];
+  const log: Logger = { ...silentLogger, info: (msg, fields) => void lines.push(`${msg} ${JSON.stringify(fields)}`) };
+  assert.equal(applyResize(decoder, Buffer.from('{"Width":0,"Height":0}\n{"Width":90,"Height":30}\n'), session, log), null);
+  assert.deepEqual(sizes, [{ cols: 90, rows: 30 }]);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /^ignoring resize .*outside 1\.\.10000/);
+});
+
+test('resize: a malformed message is returned to the transport, which ends the session with it', () => {
+  for (const bad of ['[1,2]\n', '{"Width":"80","Height":1}\n', '{"Width":1,,}\n']) {
+    const { session, sizes } = sizingSession();
+    const err = applyResize(new ResizeStreamDecoder(), Buffer.from(bad), session, silentLogger);
+    assert.equal(err?.code, 'RESIZE_BAD_JSON', bad);
+    assert.deepEqual(sizes, []);
+  }
+  const endless = applyResize(new ResizeStreamDecoder(), Buffer.from('{"Width":' + ' '.repeat(70_000)), sizingSession().session, silentLogger);
+  assert.equal(endless?.code, 'RESIZE_TOO_LARGE');
 });
 
 test('Status shapes on the error stream are exactly what kubectl decodes', () => {
-  assert.equal(JSON.stringify(successStatus()), '{"metadata":{},"status":"Success"}');
+  assert.equal(JSON.stringify(resultStatus({ kind: 'success' })), '{"metadata":{},"status":"Success"}');
+  const exit = resultStatus({ kind: 'exit', code: 3, command: ['sh', '-c', 'exit 3'] });
   assert.equal(
-    JSON.stringify(exitCodeStatus(3, ['sh', '-c', 'exit 3'])),
+    JSON.stringify(exit),
     '{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: error executing command [sh -c exit 3], exit code 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}',
   );
+  assert.deepEqual(parseErrorStream(Buffer.from(JSON.stringify(exit)), 4), { kind: 'exit', code: 3, message: exit.message });
+  const failure = resultStatus({ kind: 'failure', message: 'boom' });
   assert.equal(
-    JSON.stringify(internalErrorStatus('boom')),
+    JSON.stringify(failure),
     '{"metadata":{},"status":"Failure","message":"Internal error occurred: boom","reason":"InternalError","details":{"causes":[{"message":"boom"}]},"code":500}',
   );
   assert.deepEqual(resultStatus({ kind: 'exit', code: 0, command: ['true'] }), successStatus());
   assert.equal(legacyErrorText(successStatus()), '');
-  assert.equal(legacyErrorText(internalErrorStatus('x')), 'Internal error occurred: x');
+  assert.equal(legacyErrorText(failure), 'Internal error occurred: boom');
   assert.deepEqual(new ApiError(404, 'NotFound', 'pods "x" not found', { name: 'x', kind: 'pods' }).toStatus(), {
     kind: 'Status',
     apiVersion: 'v1',
@@ -51,6 +88,28 @@ test('Status shapes on the error stream are exactly what kubectl decodes', () =>
     reason: 'NotFound',
     code: 404,
     details: { name: 'x', kind: 'pods' },
+  });
+  assert.deepEqual(internalError(new Error('disk on fire')).toStatus(), {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: 'Internal error occurred: disk on fire',
+    reason: 'InternalError',
+    code: 500,
+    details: { causes: [{ message: 'disk on fire' }] },
+  });
+});
+
+test('channel.ts builders: exit detail defaults to Go exec wording; internal errors carry their cause', () => {
+  assert.equal(exitCodeStatus(2).message, 'command terminated with non-zero exit code: exit status 2');
+  assert.equal(exitCodeStatus(2, 'custom').message, 'command terminated with non-zero exit code: custom');
+  assert.deepEqual(internalErrorStatus('x').details, { causes: [{ message: 'x' }] });
+  assert.deepEqual(parseErrorStream(Buffer.from(JSON.stringify(internalErrorStatus('x'))), 4), {
+    kind: 'failure',
+    message: 'Internal error occurred: x',
+    reason: 'InternalError',
+    httpCode: 500,
   });
 });
 
@@ -106,6 +165,8 @@ test('bearer token: constant-time compare; loopback policy; token files', () => 
   assert.doesNotThrow(() => checkListenPolicy('127.0.0.1', undefined));
   assert.doesNotThrow(() => checkListenPolicy('0.0.0.0', 'token'));
   assert.throws(() => checkListenPolicy('0.0.0.0', undefined), /refusing to listen on 0\.0\.0\.0 without a token/);
+  assert.doesNotThrow(() => checkListenPolicy('127.0.0.1', 'token', false));
+  assert.throws(() => checkListenPolicy('0.0.0.0', 'token', false), /over plain http with a token/);
   assert.equal(parseTokenFile('  abc\n', 'f'), 'abc');
   assert.throws(() => parseTokenFile('\n', 'f'), /empty/);
   assert.throws(() => parseTokenFile('a b', 'f'), /single word/);
@@ -117,4 +178,14 @@ test('executable lookup words failures like runc', () => {
   assert.deepEqual(resolveExecutable('/tmp', '/usr/bin', '/'), { ok: false, reason: 'exec: "/tmp": is a directory' });
   const sh = resolveExecutable('sh', '/usr/bin:/bin', '/');
   assert.ok(sh.ok && sh.path.endsWith('/sh'));
+});
+
+test('kubeconfig: the token and, for https, the CA as certificate-authority-data', () => {
+  const plain = JSON.parse(localClusterKubeconfig({ server: 'http://127.0.0.1:1' }));
+  assert.deepEqual(plain.clusters[0].cluster, { server: 'http://127.0.0.1:1' });
+  assert.deepEqual(plain.users[0].user, {});
+  const ca = '-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n';
+  const secure = JSON.parse(localClusterKubeconfig({ server: 'https://127.0.0.1:1', token: 't', ca }));
+  assert.deepEqual(secure.clusters[0].cluster, { server: 'https://127.0.0.1:1', 'certificate-authority-data': Buffer.from(ca).toString('base64') });
+  assert.deepEqual(secure.users[0].user, { token: 't' });
 });
