@@ -3,6 +3,8 @@ import { formatTable, type Bench, type BenchRow } from './harness';
 
 const benches: Array<[string, () => Promise<Bench>]> = [
   ['tap', async () => (await import('./tap')).tapBench],
+  ['localcluster', async () => (await import('./localcluster')).localClusterBench],
+  ['proxy', async () => (await import('./proxy')).proxyBench],
 ];
 
 async function main() {

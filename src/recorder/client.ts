@@ -4,6 +4,10 @@
 // reported when all fail.
 import { connect as connectH2, constants as h2, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { openLocalUpload, type LocalRecorder } from './local';
+import { RecorderUploadError, type RecorderUpload } from './upload';
+
+export { RecorderUploadError, type RecorderUpload };
 import { HEADER_OFFSET, HEADER_RECORDING_ID, HEADER_RESUME, V1_PATH, V2_PATH, type AckFrame } from './protocol';
 
 export interface RecorderTarget {
@@ -11,6 +15,8 @@ export interface RecorderTarget {
   url: string;
   /** Bearer token; null/undefined = none. */
   token?: string | null;
+  /** The same recorder in this process: uploads skip the network (kubecast serve's embedded recorder). */
+  local?: LocalRecorder;
 }
 
 export interface ConnectOptions {
@@ -35,36 +41,6 @@ export class RecorderConnectError extends Error {
   }
 }
 
-export class RecorderUploadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RecorderUploadError';
-  }
-}
-
-/** An upload in progress. Offsets count bytes of the logical upload (a resume continues the count). */
-export interface RecorderUpload {
-  readonly url: string;
-  readonly version: 1 | 2;
-  /** The id the recorder gave the recording (kubecast recorders; undefined for others). */
-  readonly recordingId: string | undefined;
-  /** Offset the upload started at (non-zero when resuming). */
-  readonly startOffset: number;
-  /** Bytes handed to write() so far, including startOffset. */
-  readonly sent: number;
-  /** Bytes the recorder says are stored (v2); v1 has no acks, so it stays at startOffset until the end. */
-  readonly acked: number;
-  readonly failed: Error | undefined;
-  write(data: Buffer): boolean;
-  /** Ends the upload; resolves when the recorder confirmed everything, rejects on failure. */
-  end(): Promise<void>;
-  /** Drops the upload (the recorder keeps what it has as incomplete). */
-  abort(reason: string): void;
-  /** Fires once on any failure: transport error, recorder error line, ack window. */
-  onFailure: ((error: Error) => void) | undefined;
-  onAck: ((acked: number, latencyMs: number) => void) | undefined;
-}
-
 const DEFAULTS = { dialTimeoutMs: 5000, totalTimeoutMs: 30000, ackTimeoutMs: 5000 };
 
 export async function connectRecorder(targets: RecorderTarget[], options: ConnectOptions = {}): Promise<RecorderUpload> {
@@ -79,6 +55,7 @@ export async function connectRecorder(targets: RecorderTarget[], options: Connec
     }
     const budget = Math.min(opts.dialTimeoutMs, remaining);
     try {
+      if (target.local) return await openLocalUpload(target.local, { resumeId: opts.resumeId });
       return await connectOne(target, budget, opts);
     } catch (err) {
       attempts.push({ url: target.url, error: err instanceof Error ? err.message : String(err) });

@@ -61,6 +61,23 @@ export class RecorderServer {
     return this.url;
   }
 
+  /** An in-process upload (see local.ts): same storage, acks and observers as the network paths. */
+  async openLocal(options: { resumeId?: string; remoteAddress?: string } = {}): Promise<{ ingest: Ingest; release: () => void }> {
+    if (!this.url) throw new Error('recorder is not running');
+    let ingest: Ingest | undefined;
+    if (options.resumeId !== undefined) {
+      if (!isRecordingId(options.resumeId)) throw new Error('bad recording id');
+      this.takeovers.get(options.resumeId)?.();
+      ingest = await Ingest.resume(this.options.store, options.resumeId, this.options.observer, options.remoteAddress);
+      if (!ingest) throw new Error('no such recording');
+    } else {
+      ingest = Ingest.fresh(this.options.store, newRecordingId(), this.options.observer, options.remoteAddress);
+    }
+    const active = ingest;
+    this.active.add(active);
+    return { ingest: active, release: () => this.active.delete(active) };
+  }
+
   /** Stops accepting; uploads in progress are cut and what they wrote is flushed and kept. */
   async stop(): Promise<void> {
     await new Promise<void>((resolve) => this.net.close(() => resolve()));

@@ -97,7 +97,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       });
       const url = await recorder.start();
       stops.push(() => recorder!.stop());
-      recorders = [{ url, token: recorderToken }];
+      recorders = [{ url, token: recorderToken, local: recorder }];
     }
 
     const token = await persistentToken(join(dataDir, 'token'));
