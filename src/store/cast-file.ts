@@ -14,7 +14,6 @@ export class CastFile {
   private writePosition: number;
   private durableBytes: number;
   private pending: Buffer[] = [];
-  private flushing: Promise<void> | undefined;
   private syncTimer: ReturnType<typeof setTimeout> | undefined;
   private failure: Error | undefined;
   private closed = false;
@@ -80,10 +79,11 @@ export class CastFile {
 
   /** Writes and syncs everything appended so far. */
   async flush(): Promise<void> {
-    while (!this.failure && (this.pending.length > 0 || this.flushing || this.durableBytes < this.written)) {
-      this.syncRequested = true;
-      if (!this.flushing) this.flushing = this.drain();
-      await this.flushing;
+    while (!this.failure && (this.pending.length > 0 || this.writing || this.syncing || this.durableBytes < this.written)) {
+      if (this.writing) await this.writing;
+      else if (this.syncing) await this.syncing;
+      else if (this.pending.length > 0) this.kick();
+      else this.startSync();
     }
     if (this.failure) throw this.failure;
   }
@@ -99,15 +99,20 @@ export class CastFile {
     }
   }
 
-  private syncRequested = false;
+  // Writing and syncing run side by side: an fdatasync covers what was written before it started,
+  // and writes go on meanwhile, so a slow sync does not stall the stream.
+  private writing: Promise<void> | undefined;
+  private syncing: Promise<void> | undefined;
 
   private kick(): void {
-    if (this.flushing || this.closed) return;
-    this.flushing = this.drain();
+    if (this.writing || this.closed || this.failure) return;
+    this.writing = this.writeAll().finally(() => {
+      this.writing = undefined;
+      if (!this.failure && this.pending.length > 0) this.kick();
+    });
   }
 
-  /** Writes what is pending; syncs when asked to or when enough is waiting, else schedules a sync. */
-  private async drain(): Promise<void> {
+  private async writeAll(): Promise<void> {
     try {
       while (this.pending.length > 0) {
         const batch = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
@@ -118,34 +123,41 @@ export class CastFile {
           offset += bytesWritten;
           this.writePosition += bytesWritten;
         }
-      }
-      if (this.syncRequested || this.written - this.durableBytes >= SYNC_BYTES) {
-        this.syncRequested = false;
-        await this.sync();
-      } else if (this.durableBytes < this.written) {
-        this.syncTimer ??= setTimeout(() => {
-          this.syncTimer = undefined;
-          this.syncRequested = true;
-          this.kick();
-        }, SYNC_INTERVAL_MS);
+        this.planSync();
       }
     } catch (err) {
       this.fail(err);
-    } finally {
-      this.flushing = undefined;
     }
-    if (!this.failure && (this.pending.length > 0 || this.syncRequested)) this.kick();
   }
 
-  private async sync(): Promise<void> {
+  /** Syncs now when a lot is waiting, otherwise within SYNC_INTERVAL_MS. */
+  private planSync(): void {
+    if (this.writePosition - this.durableBytes >= SYNC_BYTES) this.startSync();
+    else if (this.durableBytes < this.writePosition && !this.syncTimer && !this.syncing) {
+      this.syncTimer = setTimeout(() => {
+        this.syncTimer = undefined;
+        this.startSync();
+      }, SYNC_INTERVAL_MS);
+    }
+  }
+
+  private startSync(): void {
+    if (this.syncing || this.failure || this.closed) return;
     if (this.syncTimer) clearTimeout(this.syncTimer);
     this.syncTimer = undefined;
-    // Everything handed to write() so far; appends made during the fsync wait for the next one.
-    const target = this.written - this.pending.reduce((n, b) => n + b.byteLength, 0);
+    const target = this.writePosition;
     if (target <= this.durableBytes) return;
-    await this.handle.datasync();
-    this.durableBytes = target;
-    this.onDurable?.(target);
+    this.syncing = this.handle
+      .datasync()
+      .then(() => {
+        this.durableBytes = Math.max(this.durableBytes, target);
+        this.onDurable?.(this.durableBytes);
+      })
+      .catch((err: unknown) => this.fail(err))
+      .finally(() => {
+        this.syncing = undefined;
+        if (!this.failure) this.planSync();
+      });
   }
 
   private fail(err: unknown): void {
