@@ -5,6 +5,7 @@ const benches: Array<[string, () => Promise<Bench>]> = [
   ['tap', async () => (await import('./tap')).tapBench],
   ['localcluster', async () => (await import('./localcluster')).localClusterBench],
   ['proxy', async () => (await import('./proxy')).proxyBench],
+  ['search', async () => (await import('./search')).searchBench],
 ];
 
 async function main() {

@@ -29,7 +29,7 @@ function random(seed: number): () => number {
 const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'ti', 'vo', 'xe', 'zu', 'pa', 'gri', 'dos', 'fen', 'bar', 'qui'];
 const COMMANDS = ['ls -la', 'cat /etc/os-release', 'ps aux', 'df -h', 'kubectl get pods', 'tail -n 20 app.log', 'env', 'top -b -n 1', 'grep error app.log', 'uname -a'];
 
-function vocabulary(rand: () => number, size: number): string[] {
+export function vocabulary(rand: () => number, size: number): string[] {
   const words = new Set<string>();
   while (words.size < size) {
     const n = 2 + Math.floor(rand() * 3);
@@ -45,7 +45,8 @@ function zipf(rand: () => number, n: number): number {
   return Math.min(n - 1, Math.floor(Math.pow(n, rand()) - 1));
 }
 
-async function generate(dataDir: string, count: number): Promise<void> {
+/** Writes `count` generated recordings into DATA/recordings (deterministic content). */
+export async function generateRecordings(dataDir: string, count: number): Promise<void> {
   const rand = random(42);
   const words = vocabulary(rand, 5000);
   const start = Date.UTC(2026, 0, 1);
@@ -101,7 +102,7 @@ export const searchBench: Bench = async (ctx) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'kubecast-bench-search-'));
   try {
     ctx.log(`generating ${count} recordings…`);
-    await generate(dataDir, count);
+    await generateRecordings(dataDir, count);
     ctx.log('indexing them (rebuild path: read, hash, render for search)…');
     const built = performance.now();
     const library = await Library.open(dataDir, {

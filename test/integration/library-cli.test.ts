@@ -1,0 +1,207 @@
+// `kubecast ls / export / play / verify` as a person or a script runs them (the built CLI, in
+// another process), also while a server owns the same data folder.
+import { describe, test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Library } from '../../src/store/library';
+import { ingestRecording, writeRecording, type CastSpec } from '../helpers/recordings';
+
+const cli = 'bin/kubecast.js';
+const dirs: string[] = [];
+after(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+function kubecast(...args: string[]) {
+  const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, KUBECAST_DATA: '/nonexistent-kubecast-data' } });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const sessions: CastSpec[] = [
+  {
+    user: 'alice',
+    pod: 'web-0',
+    startedAt: new Date(Date.now() - 3 * 3600_000),
+    events: [
+      [0.2, 'o', '$ '],
+      [1, 'o', 'echo kubecast-needle-2468\r\n'],
+      [1.1, 'o', 'kubecast-needle-2468\r\n$ '],
+      [2, 'o', 'ls --color\r\n\x1b[01;34mbin\x1b[0m  \x1b[01;32mrun.sh\x1b[0m\r\n$ '],
+      [3, 'o', 'exit\r\n'],
+      [3.1, 'x', '0'],
+    ],
+  },
+  {
+    user: 'bob',
+    pod: 'db-0',
+    namespace: 'data',
+    startedAt: new Date(Date.now() - 10 * 86400_000),
+    events: [[0.5, 'o', 'SELECT 1;\r\n 1\r\n'], [1, 'x', '3']],
+  },
+];
+
+describe('kubecast ls / export / play / verify', () => {
+  let dir: string;
+  const ids: string[] = [];
+
+  before(async () => {
+    assert.ok(existsSync('dist/cli.js'), 'run `npm run build` first (npm test does)');
+    dir = await mkdtemp(join(tmpdir(), 'kubecast-library-cli-'));
+    dirs.push(dir);
+    const library = await Library.open(dir);
+    for (const spec of sessions) ids.push((await ingestRecording(dir, library, spec)).id);
+    await library.settled();
+    await library.close();
+  });
+
+  test('`ls --json` lists exactly what the library (and so the API) lists', async () => {
+    const reader = await Library.open(dir, { role: 'reader' });
+    try {
+      for (const [args, query] of [
+        [[], {}],
+        [['--user', 'alice'], { user: 'alice' }],
+        [['--search', 'kubecast-needle-2468'], { q: 'kubecast-needle-2468' }],
+        [['--namespace', 'data', '--limit', '1'], { namespace: 'data', limit: 1 }],
+        [['--pod', 'web-0', '--search', 'run.sh'], { pod: 'web-0', q: 'run.sh' }],
+      ] as const) {
+        const out = kubecast('ls', '--json', '--data', dir, ...args);
+        assert.equal(out.code, 0, out.stderr);
+        assert.deepEqual(JSON.parse(out.stdout), reader.list(query), args.join(' '));
+      }
+      const since = kubecast('ls', '--json', '--data', dir, '--since', '2d');
+      assert.deepEqual(JSON.parse(since.stdout).items.map((i: { id: string }) => i.id), [ids[0]]);
+      const page = JSON.parse(kubecast('ls', '--json', '--data', dir, '--limit', '1').stdout);
+      assert.ok(page.next);
+      assert.deepEqual(JSON.parse(kubecast('ls', '--json', '--data', dir, '--limit', '1', '--cursor', page.next).stdout).items.map((i: { id: string }) => i.id), [ids[1]]);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  test('`ls` prints a table with hits for people', () => {
+    const out = kubecast('ls', '--data', dir, '--search', 'kubecast-needle-2468');
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /^ID\s+STARTED\s+DURATION\s+USER\s+POD\s+COMMAND\s+EXIT\s+STATE/);
+    assert.match(out.stdout, new RegExp(`^${ids[0].slice(0, 8)}\\s+3h ago\\s+3s\\s+alice\\s+default/web-0/main\\s+sh\\s+0`, 'm'));
+    assert.match(out.stdout, /^\s+00:01\.1\s+kubecast-needle-2468$/m);
+    assert.equal(kubecast('ls', '--data', dir, '--since', 'whenever').code, 2);
+    assert.equal(kubecast('ls', '--help').code, 0);
+  });
+
+  test('`export --format txt` prints the session text; `--format cast` the bytes unchanged', async () => {
+    const txt = kubecast('export', ids[0], '--format', 'txt', '--data', dir);
+    assert.equal(txt.code, 0, txt.stderr);
+    assert.equal(txt.stdout, '$ echo kubecast-needle-2468\nkubecast-needle-2468\n$ ls --color\nbin  run.sh\n$ exit\n');
+    const cast = spawnSync(process.execPath, [cli, 'export', ids[1], '--data', dir]);
+    const [file] = await findCast(dir, ids[1]);
+    assert.deepEqual(cast.stdout, await readFile(file));
+    // Any cast file, without a data folder: peer (non-TTY), v1, v3.
+    assert.equal(kubecast('export', 'test/fixtures/casts/peer.cast', '--format', 'txt').stdout, '$ ls\nexit\n');
+    assert.match(kubecast('export', 'test/fixtures/casts/v1.cast', '--format', 'txt').stdout, /^Hello World!$/m);
+    assert.match(kubecast('export', 'test/fixtures/casts/v3.cast', '--format', 'txt').stdout, /^This is better\./m);
+    assert.equal(kubecast('export', ids[0], '--format', 'pdf', '--data', dir).code, 2);
+  });
+
+  test('`play --speed 100` prints the output (stdout not a terminal)', () => {
+    const started = Date.now();
+    const out = kubecast('play', ids[0], '--speed', '100', '--data', dir);
+    assert.equal(out.code, 0, out.stderr);
+    assert.ok(out.stdout.includes('kubecast-needle-2468\r\n$ ls --color\r\n'), JSON.stringify(out.stdout));
+    assert.ok(Date.now() - started < 20_000);
+    const idle = kubecast('play', 'test/fixtures/casts/v3.cast', '--idle-limit', '0.01');
+    assert.equal(idle.code, 0, idle.stderr);
+    assert.match(idle.stdout, /This is better\./);
+    assert.equal(kubecast('play', ids[0], '--speed', '0', '--data', dir).code, 2);
+  });
+
+  test('`verify`: 0 intact, 1 for one changed byte or a cut file, 2 unsigned or unknown', async () => {
+    const [file] = await findCast(dir, ids[1]);
+    const original = await readFile(file);
+    const ok = kubecast('verify', ids[1], '--data', dir);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /^intact/);
+    try {
+      const changed = Buffer.from(original);
+      changed[changed.indexOf('SELECT')] = 'Z'.charCodeAt(0);
+      await writeFile(file, changed);
+      const modified = kubecast('verify', ids[1], '--data', dir);
+      assert.equal(modified.code, 1);
+      assert.match(modified.stdout, /^modified/);
+      await writeFile(file, original);
+      await truncate(file, original.length - 10);
+      const cut = kubecast('verify', file, '--data', dir, '--json');
+      assert.equal(cut.code, 1);
+      assert.equal(JSON.parse(cut.stdout).state, 'truncated');
+    } finally {
+      await writeFile(file, original);
+    }
+    const peer = kubecast('verify', 'test/fixtures/casts/peer.cast', '--data', dir);
+    assert.equal(peer.code, 2);
+    assert.match(peer.stdout, /^unsigned/);
+    assert.equal(kubecast('verify', '3de8c67a-367c-48e6-bc38-bd08412f36cc', '--data', dir).code, 2);
+  });
+
+  test('malformed ids are refused without touching the disk', async () => {
+    const before = await listTree(dir);
+    for (const arg of ['../x', '%2e%2e', 'not-a-uuid', '..%2f..%2fetc%2fpasswd']) {
+      for (const command of ['export', 'play', 'verify']) {
+        const out = kubecast(command, arg, '--data', dir);
+        assert.equal(out.code, 2, `${command} ${arg}: ${out.stderr}`);
+        assert.match(out.stderr, /neither a recording id nor a file/);
+      }
+    }
+    assert.deepEqual(await listTree(dir), before);
+  });
+
+  test('a big folder without an index is indexed with progress on stderr', async () => {
+    const big = await mkdtemp(join(tmpdir(), 'kubecast-library-cli-big-'));
+    dirs.push(big);
+    for (let i = 0; i < 120; i++) await writeRecording(big, { user: `u${i}`, events: [[0.5, 'o', `session ${i}\r\n`]] });
+    const out = kubecast('ls', '--data', big, '--search', 'session', '--limit', '500');
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stderr, /indexing recordings: 120\/120/);
+    assert.match(out.stderr, /indexing recordings for search: 120\/120/);
+    assert.equal(out.stdout.split('\n').filter((l) => /^\s+00:00\.5\s+session \d+$/.test(l)).length, 120);
+  });
+
+  test('while a server owns the folder: a live recording is listed live and in progress, never complete', async () => {
+    const writer = await Library.open(dir);
+    const { id, ingest } = await ingestRecording(dir, writer, { user: 'carol', events: [[0.5, 'o', 'long running job\r\n']] }, { end: false });
+    try {
+      const listed = JSON.parse(kubecast('ls', '--json', '--data', dir).stdout).items.find((i: { id: string }) => i.id === id);
+      assert.equal(listed.live, true);
+      assert.equal(listed.complete, false);
+      assert.equal(listed.integrity, 'pending');
+      assert.match(kubecast('ls', '--data', dir).stdout, new RegExp(`^${id.slice(0, 8)}.*\\blive$`, 'm'));
+      const verify = kubecast('verify', id, '--data', dir);
+      assert.equal(verify.code, 2);
+      assert.match(verify.stdout, /^in-progress/);
+      await ingest.finish();
+      await writer.settled();
+      assert.equal(kubecast('verify', id, '--data', dir).code, 0);
+      const done = JSON.parse(kubecast('ls', '--json', '--data', dir, '--user', 'carol').stdout).items[0];
+      assert.equal(done.live, false);
+      assert.equal(done.complete, true);
+    } finally {
+      await writer.close();
+    }
+  });
+});
+
+async function findCast(dir: string, id: string): Promise<string[]> {
+  return (await listTree(dir)).filter((p) => p.endsWith(`${id}.cast`)).map((p) => join(dir, p));
+}
+
+async function listTree(dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push(...(await listTree(dir, rel)));
+    else out.push(rel);
+  }
+  return out.sort();
+}
