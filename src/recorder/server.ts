@@ -207,8 +207,15 @@ export class RecorderServer {
       stream.close(h2.NGHTTP2_CANCEL);
     });
     stream.on('data', (chunk: Buffer) => active.push(chunk));
-    stream.on('end', () => {
+    // A client that resets the stream (RST_STREAM) cut the upload off: that is not an end.
+    stream.on('aborted', () => {
       if (settled) return;
+      settle();
+      log.warn('upload cut off', { bytes: active.offset });
+      void active.abort('upload cut off');
+    });
+    stream.on('end', () => {
+      if (settled || stream.aborted) return;
       active
         .finish()
         .then(() => {
