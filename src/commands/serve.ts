@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { defaultDataDir } from '../util/paths';
 import { createLogger } from '../util/log';
 import { startServe, type ServeHandle, type ServeOptions } from '../serve/serve';
-import { parseCommand, type Command } from './command';
+import { CliError, parseCommand, type Command } from './command';
 import { parseListen, parseRecorderUrls, parseSeconds } from './options';
 
 export { startServe, type ServeHandle, type ServeOptions };
@@ -54,6 +54,13 @@ const spec = {
   ],
 } as const;
 
+function parseDays(value: string): number | null {
+  if (value === '0' || value === 'off') return null;
+  const days = Number(value);
+  if (!Number.isInteger(days) || days < 1 || days > 36500) throw new CliError(`--retain-days: expected a whole number of days, got ${JSON.stringify(value)}`);
+  return days;
+}
+
 export const serve: Command = async (argv) => {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return 0;
@@ -63,28 +70,38 @@ export const serve: Command = async (argv) => {
   const logger = createLogger();
   const handle = await startServe({
     dataDir,
-    upstream: v.upstream ?? 'local',
+    upstream: v.upstream,
     kubeconfig: v.kubeconfig,
     proxyListen: parseListen(v['proxy-listen'], '--proxy-listen'),
     recorderListen: parseListen(v['recorder-listen'], '--recorder-listen'),
     localListen: parseListen(v['local-listen'], '--local-listen'),
+    consoleListen: parseListen(v['console-listen'], '--console-listen'),
+    retainDays: v['retain-days'] === undefined ? undefined : parseDays(v['retain-days']),
     recorders: parseRecorderUrls(v.recorder),
     recorderToken: v['recorder-token'] ? (await readFile(v['recorder-token'], 'utf8')).trim() : undefined,
-    policy: v['fail-open'] ? 'fail-open' : 'fail-closed',
-    recordStdin: v['record-stdin'] ?? false,
+    policy: v['fail-open'] ? 'fail-open' : v['fail-closed'] ? 'fail-closed' : undefined,
+    recordStdin: v['record-stdin'],
     ackTimeoutMs: parseSeconds(v['ack-timeout'], '--ack-timeout', 5) * 1000,
     dialTimeoutMs: parseSeconds(v['dial-timeout'], '--dial-timeout', 5) * 1000,
     totalDialTimeoutMs: parseSeconds(v['dial-total-timeout'], '--dial-total-timeout', 30) * 1000,
     logger,
   });
-  const ready = { proxy: handle.urls.proxy, recorder: handle.urls.recorder, local: handle.urls.local, kubeconfig: handle.kubeconfigPath, data: handle.dataDir };
+  const ready = {
+    proxy: handle.urls.proxy,
+    recorder: handle.urls.recorder,
+    console: handle.urls.console,
+    local: handle.urls.local,
+    kubeconfig: handle.kubeconfigPath,
+    data: handle.dataDir,
+  };
   if (v.json) process.stdout.write(JSON.stringify(ready) + '\n');
   else {
     process.stdout.write(
       [
-        `kubecast is recording kubectl exec/attach through ${handle.urls.proxy} (${v['fail-open'] ? 'fail-open' : 'fail-closed'})`,
+        `kubecast is recording kubectl exec/attach through ${handle.urls.proxy} (${handle.proxy.settings.policy})`,
+        `  console:    ${handle.urls.console}`,
         `  upstream:   ${handle.upstream.label}${handle.urls.local ? ` (built-in local cluster at ${handle.urls.local}; its pods are local processes)` : ''}`,
-        `  recorder:   ${handle.urls.recorder ?? parseRecorderUrls(v.recorder).join(', ')}`,
+        `  recorder:   ${handle.proxy.settings.recorders.map((r) => r.url).join(', ')}`,
         `  recordings: ${resolve(dataDir, 'recordings')}`,
         '',
         'Try it:',

@@ -17,6 +17,12 @@ import { loadOrCreateTls } from '../util/tls';
 import { silentLogger, type Logger } from '../util/log';
 import { writeKubeconfig } from './kubeconfig';
 import { persistentToken } from './secrets';
+import { Library, progressPrinter } from '../store/library';
+import { LiveHub } from '../live/hub';
+import { ConsoleServer } from '../console/server';
+import type { ConsoleSettings, ConsoleStatus, SettingsResult } from '../console/types';
+import { listContexts } from '../proxy/upstream';
+import { loadSettings, saveSettings } from './settings';
 
 export interface ListenAddress {
   host: string;
@@ -25,11 +31,17 @@ export interface ListenAddress {
 
 export interface ServeOptions {
   dataDir: string;
-  /** local | current | context:NAME | URL */
-  upstream: string;
+  /** local | current | context:NAME | URL; default: saved settings, else local. */
+  upstream?: string;
   kubeconfig?: string;
   proxyListen?: ListenAddress;
   recorderListen?: ListenAddress;
+  consoleListen?: ListenAddress;
+  /** Serve the console (API + UI). Default true. */
+  console?: boolean;
+  /** The built renderer; default dist/renderer next to the running bundle. */
+  rendererDir?: string;
+  retainDays?: number | null;
   localListen?: ListenAddress;
   /** Remote recorders; empty = the embedded one. */
   recorders?: string[];
@@ -47,7 +59,8 @@ export interface ServeOptions {
 }
 
 export interface ServeHandle {
-  urls: { proxy: string; recorder: string | null; local: string | null };
+  /** `console` carries the token (for the person who started kubecast, not for pages). */
+  urls: { proxy: string; recorder: string | null; local: string | null; console: string | null };
   kubeconfigPath: string;
   dataDir: string;
   /** The proxy token in DATA/kubeconfig (never shown to a renderer). */
@@ -55,50 +68,74 @@ export interface ServeHandle {
   proxy: ProxyServer;
   recorder: RecorderServer | undefined;
   localCluster: LocalCluster | undefined;
-  upstream: Upstream;
+  readonly upstream: Upstream;
+  library: Library;
+  live: LiveHub;
+  console: ConsoleServer | undefined;
   stop(): Promise<void>;
 }
 
-export async function startServe(options: ServeOptions): Promise<ServeHandle> {
-  const log = options.logger ?? silentLogger;
-  const dataDir = options.dataDir;
+export async function startServe(requested: ServeOptions): Promise<ServeHandle> {
+  const log = requested.logger ?? silentLogger;
+  const dataDir = requested.dataDir;
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // Settings saved from the console fill in what the command line leaves open.
+  const saved = await loadSettings(dataDir);
+  const options: ServeOptions = {
+    ...requested,
+    upstream: requested.upstream ?? saved.upstream ?? 'local',
+    recorders: requested.recorders && requested.recorders.length > 0 ? requested.recorders : (saved.recorders ?? []),
+    policy: requested.policy ?? saved.policy ?? 'fail-closed',
+    recordStdin: requested.recordStdin ?? saved.recordStdin ?? false,
+    retainDays: requested.retainDays !== undefined ? requested.retainDays : (saved.retainDays ?? null),
+  };
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((err: unknown) => log.error('stop failed', { error: err instanceof Error ? err.message : String(err) }));
   };
   try {
+    const metrics = requested.metrics ?? new ProxyMetrics(undefined, true);
+    const library = await Library.open(dataDir, {
+      logger: log,
+      retainDays: options.retainDays ?? undefined,
+      onProgress: process.stderr.isTTY ? progressPrinter() : undefined,
+    });
+    stops.push(() => library.close());
+    const live = new LiveHub({ logger: log });
+    stops.push(async () => live.close());
+
     // The local cluster: only when the upstream is "local", and only reachable through the proxy.
     let localCluster: LocalCluster | undefined;
     let local: { url: string; token: string } | undefined;
-    if (options.upstream === 'local') {
+    const startLocal = async () => {
+      if (local) return local;
       localCluster = new LocalCluster();
       const token = newToken();
       const info = await localCluster.start({ listen: options.localListen ?? { host: '127.0.0.1', port: 0 }, token, tls: false, dataDir, log: log.child({ component: 'local-cluster' }) });
       local = { url: info.url, token };
-      stops.push(() => localCluster!.stop());
-    }
-    const upstream = await resolveUpstream(options.upstream, { kubeconfig: options.kubeconfig, local });
+      const cluster = localCluster;
+      stops.push(() => cluster.stop());
+      return local;
+    };
+    if (options.upstream === 'local') await startLocal();
+    let upstream = await resolveUpstream(options.upstream ?? 'local', { kubeconfig: options.kubeconfig, local });
 
-    // The recorder: embedded unless remote ones are given.
-    let recorder: RecorderServer | undefined;
-    let recorders: RecorderTarget[];
-    if (options.recorders && options.recorders.length > 0) {
-      recorders = options.recorders.map((url) => ({ url, token: options.recorderToken ?? null }));
-    } else {
-      const recorderToken = await persistentToken(join(dataDir, 'recorder.token'));
-      recorder = new RecorderServer({
-        host: options.recorderListen?.host ?? '127.0.0.1',
-        port: options.recorderListen?.port ?? 0,
-        store: new RecordingStore(dataDir),
-        token: recorderToken,
-        observer: fanOut(options.observers ?? []),
-        logger: log,
-      });
-      const url = await recorder.start();
-      stops.push(() => recorder!.stop());
-      recorders = [{ url, token: recorderToken, local: recorder }];
-    }
+    // The recorder: embedded unless remote ones are given. It is always started, so settings can
+    // switch back to it; recordings from remote proxies can reach it too.
+    const recorderToken = await persistentToken(join(dataDir, 'recorder.token'));
+    const recorder = new RecorderServer({
+      host: options.recorderListen?.host ?? '127.0.0.1',
+      port: options.recorderListen?.port ?? 0,
+      store: new RecordingStore(dataDir),
+      token: recorderToken,
+      observer: fanOut([library, live, ...(options.observers ?? [])]),
+      logger: log,
+    });
+    const recorderUrl = await recorder.start();
+    stops.push(() => recorder.stop());
+    const embedded: RecorderTarget[] = [{ url: recorderUrl, token: recorderToken, local: recorder }];
+    const targetsFor = (urls: string[]): RecorderTarget[] =>
+      urls.length > 0 ? urls.map((url) => ({ url, token: options.recorderToken ?? null })) : embedded;
 
     const token = await persistentToken(join(dataDir, 'token'));
     const tls = await loadOrCreateTls(join(dataDir, 'tls'));
@@ -109,10 +146,10 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       tls,
       auth: { tokens: [{ token, user: osUser() }] },
       logger: log,
-      metrics: options.metrics,
+      metrics,
       settings: {
         upstream,
-        recorders,
+        recorders: targetsFor(options.recorders ?? []),
         policy: options.policy ?? 'fail-closed',
         recordStdin: options.recordStdin ?? false,
         spoolDir: join(dataDir, 'spool'),
@@ -130,15 +167,95 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     const kubeconfigPath = join(dataDir, 'kubeconfig');
     await writeKubeconfig(kubeconfigPath, { server: proxyUrl.replace('://0.0.0.0:', '://127.0.0.1:'), token, ca: tls.ca });
 
+    let current: ConsoleSettings = {
+      upstream: options.upstream ?? 'local',
+      recorders: options.recorders ?? [],
+      policy: options.policy ?? 'fail-closed',
+      recordStdin: options.recordStdin ?? false,
+      retainDays: options.retainDays ?? null,
+      dataDir,
+    };
+    const status = (): ConsoleStatus => ({
+      upstream: { kind: upstream.kind, name: upstream.kind === 'local' ? 'local cluster' : upstream.kind === 'context' ? (upstream.context ?? upstream.label) : upstream.url.host, url: upstream.url.href },
+      policy: current.policy,
+      recordStdin: current.recordStdin,
+      recorders: current.recorders.length > 0 ? current.recorders : [`${recorderUrl} (embedded)`],
+      retainDays: current.retainDays,
+      dataDir,
+      kubeconfigPath,
+      kubectlCommand: `kubectl --kubeconfig ${kubeconfigPath} exec -it shell -- sh`,
+      localCluster: upstream.kind === 'local',
+      live: live.list().filter((s) => s.endedAt === null).length,
+      version: KUBECAST_VERSION_TEXT,
+    });
+    const applySettings = async (update: Partial<ConsoleSettings>): Promise<SettingsResult> => {
+      let restartRequired = false;
+      const next = { ...current, ...update };
+      try {
+        if (update.upstream !== undefined && update.upstream !== current.upstream) {
+          const localNow = update.upstream === 'local' ? await startLocal() : local;
+          upstream = await resolveUpstream(update.upstream, { kubeconfig: options.kubeconfig, local: localNow });
+        }
+        if (update.retainDays !== undefined && update.retainDays !== current.retainDays) library.setRetention(update.retainDays);
+        if (update.dataDir !== undefined && update.dataDir !== dataDir) restartRequired = true;
+      } catch (err) {
+        return { applied: false, restartRequired: false, error: err instanceof Error ? err.message : String(err) };
+      }
+      // New sessions pick these up; sessions in progress keep what they started with.
+      proxy.settings = {
+        ...proxy.settings,
+        upstream,
+        recorders: targetsFor(next.recorders),
+        policy: next.policy,
+        recordStdin: next.recordStdin,
+      };
+      current = next;
+      await saveSettings(dataDir, { ...next, dataDir: next.dataDir });
+      log.info('settings applied', { upstream: upstream.label, policy: next.policy, recorders: next.recorders, recordStdin: next.recordStdin, retainDays: next.retainDays });
+      return { applied: true, restartRequired };
+    };
+
+    let consoleServer: ConsoleServer | undefined;
+    if (options.console !== false) {
+      const consoleToken = await persistentToken(join(dataDir, 'console.token'));
+      const listen = options.consoleListen ?? { host: '127.0.0.1', port: 0 };
+      consoleServer = new ConsoleServer({
+        host: listen.host,
+        port: listen.port,
+        token: consoleToken,
+        rendererDir: options.rendererDir ?? join(__dirname, 'renderer'),
+        logger: log,
+        backend: {
+          library,
+          live,
+          metrics: metrics.registry,
+          status,
+          settings: () => current,
+          applySettings,
+          contexts: () => listContexts(options.kubeconfig),
+        },
+      });
+      await consoleServer.start();
+      const server = consoleServer;
+      stops.push(() => server.stop());
+    }
+
     return {
-      urls: { proxy: proxyUrl, recorder: recorder?.address ?? null, local: local?.url ?? null },
+      urls: { proxy: proxyUrl, recorder: recorderUrl, local: local?.url ?? null, console: consoleServer?.urlWithToken ?? null },
       kubeconfigPath,
       dataDir,
       token,
       proxy,
       recorder,
-      localCluster,
-      upstream,
+      get localCluster() {
+        return localCluster;
+      },
+      get upstream() {
+        return upstream;
+      },
+      library,
+      live,
+      console: consoleServer,
       stop: stopAll,
     };
   } catch (err) {
@@ -146,6 +263,9 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     throw err;
   }
 }
+
+declare const KUBECAST_VERSION: string;
+const KUBECAST_VERSION_TEXT = typeof KUBECAST_VERSION === 'string' ? KUBECAST_VERSION : 'dev';
 
 /** One observer that forwards to several; one failing observer never breaks ingestion. */
 export function fanOut(observers: IngestObserver[]): IngestObserver | undefined {
