@@ -70,7 +70,7 @@ describe('console API', () => {
       const text = spawnSync(process.execPath, [CLI, 'export', recording.id, '--format', 'txt', '--data', fx.dataDir], { encoding: 'utf8' });
       assert.equal(text.status, 0, text.stderr);
       assert.match(text.stdout, new RegExp(`^${needle}$`, 'm'));
-      assert.doesNotMatch(text.stdout, /\x1b/);
+      assert.ok(!text.stdout.includes("\u001b"), "no escape sequences");
       const apiText = await consoleRequest(consoleUrl, `/api/recordings/${recording.id}/text`);
       assert.equal(apiText.body, text.stdout);
     });
