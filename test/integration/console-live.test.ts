@@ -1,0 +1,131 @@
+// Watching sessions live through the console: snapshots equal what kubectl shows, viewers follow,
+// and a viewer that stops reading slows nothing.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { Terminal } from '@xterm/headless';
+import WebSocket from 'ws';
+import { KUBECTL_PROFILES } from '../helpers/kubectl';
+import { consoleRequest } from '../helpers/console-client';
+import { withServe } from '../helpers/serve-fixture';
+import type { LiveMessage, LiveSession } from '../../src/live/messages';
+
+const profile = KUBECTL_PROFILES.find((p) => p.version === '1.33')!;
+
+async function liveId(consoleUrl: string): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { items } = (await consoleRequest(consoleUrl, '/api/live')).json<{ items: LiveSession[] }>();
+    const open = items.find((s) => s.endedAt === null);
+    if (open) return open.id;
+    if (Date.now() > deadline) throw new Error('no live session listed');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+class Viewer {
+  readonly messages: LiveMessage[] = [];
+  readonly ws: WebSocket;
+  private waiters: Array<() => void> = [];
+  constructor(consoleUrl: string, id: string) {
+    const base = new URL(consoleUrl);
+    this.ws = new WebSocket(`ws://${base.host}/api/live/${id}`, { headers: { authorization: `Bearer ${base.searchParams.get('token')}` } });
+    this.ws.on('message', (data: Buffer) => {
+      this.messages.push(JSON.parse(data.toString()) as LiveMessage);
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+    this.ws.on('error', () => {});
+  }
+  async until(predicate: (messages: LiveMessage[]) => boolean, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate(this.messages)) {
+      if (Date.now() > deadline) throw new Error(`viewer timed out; got ${JSON.stringify(this.messages).slice(0, 2000)}`);
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 100);
+      });
+    }
+  }
+  text(): string {
+    return this.messages.map((m) => (m.type === 'output' ? m.data : '')).join('');
+  }
+}
+
+async function renderScreen(data: string, cols: number, rows: number): Promise<string[]> {
+  const term = new Terminal({ cols, rows, allowProposedApi: true, scrollback: 0 });
+  await new Promise<void>((resolve) => term.write(data, resolve));
+  const buffer = term.buffer.active;
+  const lines: string[] = [];
+  for (let y = 0; y < rows; y++) lines.push(buffer.getLine(buffer.viewportY + y)?.translateToString(true) ?? '');
+  term.dispose();
+  return lines;
+}
+
+describe('live viewers', () => {
+  test('a viewer joining mid-session gets the screen kubectl shows, then later output, then the end; two at once', async () => {
+    await withServe({}, async (fx) => {
+      const consoleUrl = fx.handle.urls.console!;
+      const term = fx.kubectl(profile).terminal(['exec', '-it', 'shell', '--', 'sh'], { cols: 90, rows: 20 });
+      try {
+        await term.waitForText(/[$#] $/m);
+        for (let i = 0; i < 30; i++) {
+          term.type(`echo line-${i}\r`);
+          await term.waitForText(new RegExp(`^line-${i}$`, 'm'));
+        }
+        await new Promise((r) => setTimeout(r, 300));
+        const id = await liveId(consoleUrl);
+        const viewers = [new Viewer(consoleUrl, id), new Viewer(consoleUrl, id)];
+        for (const viewer of viewers) await viewer.until((m) => m.some((x) => x.type === 'snapshot'));
+        const shown = await term.screen();
+        for (const viewer of viewers) {
+          const snapshot = viewer.messages.find((m) => m.type === 'snapshot');
+          assert.ok(snapshot && snapshot.type === 'snapshot');
+          assert.equal(snapshot.cols, 90);
+          assert.equal(snapshot.rows, 20);
+          assert.deepEqual(await renderScreen(snapshot.data, snapshot.cols, snapshot.rows), shown, 'snapshot renders to the screen kubectl shows');
+        }
+        term.type('echo after-join\r');
+        await term.waitForText(/^after-join/m);
+        for (const viewer of viewers) await viewer.until(() => viewer.text().includes('after-join'));
+        term.type('exit 3\r');
+        await term.waitForExit();
+        for (const viewer of viewers) {
+          await viewer.until((m) => m.some((x) => x.type === 'end'));
+          const end = viewer.messages.find((m) => m.type === 'end');
+          assert.ok(end && end.type === 'end');
+          assert.equal(end.exitCode, 3);
+        }
+      } finally {
+        term.dispose();
+      }
+    });
+  });
+
+  test('a viewer that stops reading does not slow a kubectl session pushing 50 MiB', async () => {
+    await withServe({}, async (fx) => {
+      const consoleUrl = fx.handle.urls.console!;
+      const kubectl = fx.kubectl(profile);
+      const command = ['exec', 'shell', '--', 'sh', '-c', 'sleep 0.5; head -c 39321600 /dev/urandom | base64'];
+      const alone = await kubectl.run(command, { timeoutMs: 120_000 });
+      assert.equal(alone.code, 0, alone.stderr);
+
+      const running = kubectl.start(command, { timeoutMs: 120_000 });
+      const id = await liveId(consoleUrl);
+      // A raw client: completes the WebSocket handshake, then never reads a byte.
+      const base = new URL(consoleUrl);
+      const stalled = connect(Number(base.port), base.hostname);
+      stalled.on('error', () => {});
+      stalled.write(
+        `GET /api/live/${id} HTTP/1.1\r\nHost: ${base.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${base.searchParams.get('token')}\r\n\r\n`,
+      );
+      stalled.pause();
+      const result = await running.result;
+      stalled.destroy();
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout.byteLength, alone.stdout.byteLength);
+      assert.ok(result.durationMs < alone.durationMs * 2 + 2000, `with a stalled viewer ${result.durationMs} ms, alone ${alone.durationMs} ms`);
+      assert.ok(process.memoryUsage().rss < 1.5 * 1024 * 1024 * 1024, 'memory stayed bounded');
+    });
+  });
+});
