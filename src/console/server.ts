@@ -37,7 +37,9 @@ export interface ConsoleServerOptions {
   logger?: Logger;
 }
 
-const COOKIE = 'kubecast_console';
+/** The HttpOnly cookie that carries the console token (the Electron shell sets it before loading). */
+export const CONSOLE_COOKIE = 'kubecast_console';
+const COOKIE = CONSOLE_COOKIE;
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   // asciinema-player compiles its terminal emulator from inline WebAssembly.

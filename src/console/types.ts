@@ -42,3 +42,16 @@ export interface ContextInfo {
   user: string;
   server: string;
 }
+
+// The live WebSocket's messages and the Session shape, for the renderer (which depends on the
+// console API only, so it takes them from here).
+export type {
+  LiveSession,
+  LiveMessage,
+  LiveSnapshotMessage,
+  LiveOutputMessage,
+  LiveResizeMessage,
+  LiveMarkerMessage,
+  LiveExitMessage,
+  LiveEndMessage,
+} from '../live/messages';

@@ -130,6 +130,12 @@ async function kubeconfigOptions(kc: KubeConfig, skipTlsVerify: boolean): Promis
 
 /** The user's kubeconfig contexts, for the settings panel. */
 export async function listContexts(kubeconfig?: string): Promise<Array<{ name: string; cluster: string; user: string; server: string }>> {
+  // Without any kubeconfig, client-node invents a "loaded-context" at localhost:8080: list nothing.
+  const { existsSync } = await import('node:fs');
+  const { homedir } = await import('node:os');
+  const { join, delimiter } = await import('node:path');
+  const files = kubeconfig ? [kubeconfig] : process.env.KUBECONFIG ? process.env.KUBECONFIG.split(delimiter) : [join(homedir(), '.kube', 'config')];
+  if (!files.some((file) => file !== '' && existsSync(file))) return [];
   const kc = await loadKubeconfig(kubeconfig);
   return kc.getContexts().map((c) => ({ name: c.name, cluster: c.cluster, user: c.user, server: kc.getCluster(c.cluster)?.server ?? '' }));
 }
