@@ -1,7 +1,7 @@
 // Live viewers for bench/live.ts, in a child process so they do not share the hub's core: N
 // WebSocket clients on one live session, each parsing every message as a browser would. Prints
 // "ready" once every viewer has its first snapshot, then one JSON line of figures when every
-// viewer has the end (or its socket closed).
+// viewer has the end (or its socket closed), with the process's CPU time.
 // Usage: node --import tsx bench/live-viewers.ts URL COUNT
 import { WebSocket } from 'ws';
 import type { LiveMessage } from '../src/live/messages';
@@ -44,7 +44,9 @@ for (let i = 0; i < count; i++) {
     if (message.type === 'end') mine.ended = true;
   });
   const finish = () => {
-    if (++done === count) process.stdout.write(JSON.stringify(figures) + '\n', () => process.exit(0));
+    if (++done !== count) return;
+    const cpu = process.cpuUsage();
+    process.stdout.write(JSON.stringify({ viewers: figures, cpuMs: (cpu.user + cpu.system) / 1000 }) + '\n', () => process.exit(0));
   };
   ws.once('close', finish);
   ws.on('error', () => {});

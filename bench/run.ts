@@ -6,6 +6,7 @@ const benches: Array<[string, () => Promise<Bench>]> = [
   ['localcluster', async () => (await import('./localcluster')).localClusterBench],
   ['proxy', async () => (await import('./proxy')).proxyBench],
   ['search', async () => (await import('./search')).searchBench],
+  ['live', async () => (await import('./live')).liveBench],
 ];
 
 async function main() {

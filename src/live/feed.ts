@@ -181,7 +181,7 @@ export class LiveFeed {
     this.session.complete = complete;
     if (bytes > 0) this.session.bytes = bytes;
     this.endMessage = { type: 'end', time: this.lastTime, exitCode: this.exitCode, complete, ...(error ? { error } : {}) };
-    this.endFlood();
+    // A flood ends at the next tick once the screen has caught up: the final screen, then the end.
     // Late joiners then get the final screen at once.
     this.screen.snapshot(() => {});
     this.scheduleFlush();
@@ -197,6 +197,7 @@ export class LiveFeed {
   subscribe(viewer: LiveViewer): () => void {
     const slot: Slot = { viewer, state: 'syncing', cursor: 0, reason: 'join', blockedAt: 0, resyncs: 0 };
     this.slots.add(slot);
+    this.screen.watched?.(true);
     this.sync(slot);
     return () => this.remove(slot);
   }
@@ -326,8 +327,10 @@ export class LiveFeed {
     const bytes = this.windowBytes;
     this.windowBytes = 0;
     // Half the threshold to end it, so a rate near the threshold does not flap; and not before the
-    // screen has nearly caught up, or the resync would replay its whole backlog to every viewer.
-    if (this.slots.size === 0 || (bytes <= this.limits.floodBytes / 2 && this.screen.stats().backlog <= this.limits.replayLimit)) {
+    // screen has nearly caught up (fully, once the session ended), or the resync would replay its
+    // backlog to every viewer.
+    const behind = this.screen.stats().backlog;
+    if (this.slots.size === 0 || (bytes <= this.limits.floodBytes / 2 && behind <= (this.endMessage ? 0 : this.limits.replayLimit))) {
       this.endFlood();
       return;
     }
@@ -468,6 +471,7 @@ export class LiveFeed {
   private remove(slot: Slot): void {
     slot.state = 'done';
     this.slots.delete(slot);
+    if (this.slots.size === 0) this.screen.watched?.(false);
   }
 
   private dropViewer(viewer: LiveViewer, reason: 'stalled' | 'error' | 'closing'): void {

@@ -30,6 +30,8 @@ export interface Screen {
    */
   snapshot(callback: (snapshot: ScreenSnapshot) => void, scrollback?: boolean): void;
   stats(): ScreenStats;
+  /** Whether anyone watches: an unwatched screen may fall further behind (it only matters when someone joins). */
+  watched?(watched: boolean): void;
   dispose(): void;
 }
 

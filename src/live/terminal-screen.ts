@@ -32,9 +32,13 @@ export class TerminalBudget {
     if (!(share > 0 && share <= 1)) throw new RangeError(`terminal share must be in (0, 1], got ${share}`);
   }
 
-  /** A terminal spent `ms` on a chunk (decoding, then parsing on xterm's timer): others wait their turn. */
-  charge(ms: number, now: number): void {
-    this.nextAt = Math.max(this.nextAt, now) + Math.min(MAX_PAUSE_MS, ms * (1 / this.share - 1));
+  /**
+   * A terminal spent `ms` on a chunk (decoding, then parsing on xterm's timer): others wait their
+   * turn. An unwatched terminal counts `UNWATCHED_COST` times, so it gets a quarter of the share.
+   */
+  charge(ms: number, now: number, watched: boolean): void {
+    const cost = watched ? ms : ms * UNWATCHED_COST;
+    this.nextAt = Math.max(this.nextAt, now) + Math.min(MAX_PAUSE_MS, cost * (1 / this.share - 1));
   }
 }
 
@@ -62,6 +66,7 @@ const CURSOR_REPLY = '\x1b[?25;';
 const REGION_REPLY = '\x1bP1$r';
 const REGION_VALUE = /^(\d{1,5});(\d{1,5})r/;
 const MAX_TITLE = 256;
+const UNWATCHED_COST = 4;
 /** Longest pause between chunks the time share imposes (a stalled loop must not starve the screen). */
 const MAX_PAUSE_MS = 250;
 
@@ -93,6 +98,7 @@ export class TerminalScreen implements Screen {
   private dropped = 0;
   private rebuilds = 0;
   private disposed = false;
+  private isWatched = false;
   // State serialize leaves out, tracked from the output or queried (see STATE_QUERY).
   private cursorHidden = false;
   private region: [number, number] | undefined;
@@ -155,6 +161,10 @@ export class TerminalScreen implements Screen {
 
   stats(): ScreenStats {
     return { backlog: this.cost, dropped: this.dropped, rebuilds: this.rebuilds };
+  }
+
+  watched(watched: boolean): void {
+    this.isWatched = watched;
   }
 
   /** Whether the terminal holds every output given so far. */
@@ -250,7 +260,7 @@ export class TerminalScreen implements Screen {
       // Decoding plus parsing took at most this long (xterm parses on a timer, so the time also
       // counts whatever else ran meanwhile: the terminal backs off more when the loop is busy).
       const now = performance.now();
-      this.budget.charge(now - started, now);
+      this.budget.charge(now - started, now, this.isWatched);
       this.inflight = false;
       this.inflightDone = undefined;
       if (this.disposed) return;
