@@ -1,13 +1,20 @@
 // `npm run bench [-- --quick] [-- --json]`: runs every benchmark and prints one table.
+import os from 'node:os';
 import { formatTable, type Bench, type BenchRow } from './harness';
 
 const benches: Array<[string, () => Promise<Bench>]> = [
   ['tap', async () => (await import('./tap')).tapBench],
   ['localcluster', async () => (await import('./localcluster')).localClusterBench],
   ['proxy', async () => (await import('./proxy')).proxyBench],
+  ['concurrency', async () => (await import('./concurrency')).concurrencyBench],
   ['search', async () => (await import('./search')).searchBench],
   ['live', async () => (await import('./live')).liveBench],
 ];
+
+function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
+}
 
 async function main() {
   const args = process.argv.slice(2);
@@ -21,8 +28,8 @@ async function main() {
     const bench = await load();
     rows.push(...(await bench({ quick, log: (line) => process.stderr.write(`  ${line}\n`) })));
   }
-  process.stdout.write(formatTable(rows) + '\n');
-  if (json) process.stdout.write(JSON.stringify({ rows }) + '\n');
+  process.stdout.write(`${machine()}\n\n${formatTable(rows)}\n`);
+  if (json) process.stdout.write(JSON.stringify({ machine: machine(), quick, rows }) + '\n');
 }
 
 main().catch((err: unknown) => {

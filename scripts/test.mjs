@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureNodeNative } from './native.mjs';
 
 const requested = process.argv.slice(2);
 const suites = requested.length > 0 ? requested : ['unit', 'integration', 'e2e'];
@@ -12,6 +13,9 @@ function run(cmd, args) {
   const result = spawnSync(cmd, args, { stdio: 'inherit' });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
+
+// A desktop-app run may have left the native addons built for Electron.
+ensureNodeNative();
 
 if (runChecks) {
   run(process.execPath, ['scripts/typecheck.mjs']);
