@@ -1,44 +1,14 @@
 // Bulk output through the local cluster: `kubectl exec shell -- head -c N /dev/zero | wc -c` with a real
 // kubectl 1.27 (SPDY) and 1.33 (WebSocket), in MB/s. The baseline is the same pipeline without kubectl.
 // This is the figure the recording proxy is later compared with.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { LocalCluster, localClusterKubeconfig } from '../src/localcluster';
 import type { Bench, BenchRow } from './harness';
+import { kubectlBinary, timeShell } from './proxy';
 
 const GROUP = 'local cluster bulk output';
-
-interface Timed {
-  seconds: number;
-  output: string;
-}
-
-function timeShell(script: string, env: NodeJS.ProcessEnv): Promise<Timed> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn('sh', ['-c', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    let errors = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (errors += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (code !== 0) reject(new Error(`${script} exited ${code}: ${errors}`));
-      else resolve({ seconds, output: output.trim() });
-    });
-  });
-}
-
-function kubectlBinary(version: string): string {
-  const which = spawnSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8' });
-  if (which.status !== 0 || which.stdout.trim() === '') throw new Error('kubectl is not installed');
-  const file = join(dirname(realpathSync(which.stdout.trim())), `kubectl.${version}`);
-  if (!existsSync(file)) throw new Error(`${file} is missing`);
-  return file;
-}
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 

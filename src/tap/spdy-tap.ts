@@ -1,21 +1,10 @@
 // SpdyTap: observes a SPDY/3.1 remote-command connection (kubectl exec/attach over POST + Upgrade).
 // Roles come from the client's SYN_STREAM `streamtype` headers; stdout/stderr DATA become output,
 // the resize stream's JSON becomes resizes, the error stream's Status becomes the exit status.
-import {
-  exitCodeOf,
-  failureStatus,
-  parseErrorStream,
-  protocolInfo,
-  ResizeStreamDecoder,
-  roleFromStreamType,
-  MAX_STATUS_MESSAGE,
-  type StreamRole,
-} from '../protocol/channel';
-import { ChannelError } from '../protocol/errors';
+import { failureStatus, roleFromStreamType, type StreamRole } from '../protocol/channel';
 import { SpdyEncoder } from '../protocol/spdy/encoder';
 import { GoawayStatus, RstStatus, type SpdyFrame } from '../protocol/spdy/frame';
 import { SpdyParser } from '../protocol/spdy/parser';
-import type { TapOptions } from './events';
 import { StreamTap, type ServerUnit } from './tap';
 
 export class SpdyTap extends StreamTap {
@@ -24,19 +13,7 @@ export class SpdyTap extends StreamTap {
   private readonly roles = new Map<number, StreamRole>();
   /** Streams the server has answered (SYN_REPLY): only those may carry injected data. */
   private readonly replied = new Set<number>();
-  private readonly resizes = new ResizeStreamDecoder();
-  private readonly protocolVersion: number;
-  private errorBytes: Uint8Array[] = [];
-  private errorLength = 0;
-  private exitReported = false;
-  /** FIN or RST on the error stream, or GOAWAY: an empty error stream now means success. */
-  private errorStreamEnded = false;
   private highestClientStream = 0;
-
-  constructor(options: TapOptions) {
-    super(options);
-    this.protocolVersion = protocolInfo(options.protocol).version;
-  }
 
   protected parseClient(chunk: Uint8Array): void {
     for (const frame of this.clientParser.push(chunk)) {
@@ -49,7 +26,7 @@ export class SpdyTap extends StreamTap {
         }
         case 'data': {
           const role = this.roles.get(frame.streamId);
-          if (role === 'resize') this.handleResize(frame.payload);
+          if (role === 'resize') this.resizeData(frame.payload);
           else if (role === 'stdin' && this.recordStdin && frame.payload.byteLength > 0) this.sink.input(frame.payload);
           break;
         }
@@ -87,8 +64,8 @@ export class SpdyTap extends StreamTap {
           raw: frame.raw,
           carriesOutput: false,
           record: () => {
-            this.collectError(payload);
-            if (fin) this.endErrorStream();
+            this.errorStream.collect(payload);
+            if (fin) this.errorStream.end();
             return true;
           },
         };
@@ -106,13 +83,13 @@ export class SpdyTap extends StreamTap {
           raw: frame.raw,
           carriesOutput: false,
           record: () => {
-            if (this.roles.get(id) === 'error') this.endErrorStream();
+            if (this.roles.get(id) === 'error') this.errorStream.end();
             return true;
           },
         };
       }
       case 'goaway':
-        return { raw: frame.raw, carriesOutput: false, record: () => (this.endErrorStream(), true) };
+        return { raw: frame.raw, carriesOutput: false, record: () => (this.errorStream.end(), true) };
       case 'unknown_control': {
         const type = frame.controlType;
         return {
@@ -129,42 +106,7 @@ export class SpdyTap extends StreamTap {
     }
   }
 
-  private handleResize(payload: Uint8Array): void {
-    if (!this.tty) return;
-    for (const result of this.resizes.push(payload)) {
-      if (result instanceof ChannelError) this.sink.warning({ code: result.code, message: `ignored resize: ${result.message}` });
-      else this.onResize(result.cols, result.rows);
-    }
-  }
-
-  private collectError(payload: Uint8Array): void {
-    if (this.errorLength + payload.byteLength > MAX_STATUS_MESSAGE) {
-      this.errorLength = MAX_STATUS_MESSAGE + 1;
-      return;
-    }
-    this.errorBytes.push(payload);
-    this.errorLength += payload.byteLength;
-  }
-
-  private endErrorStream(): void {
-    this.errorStreamEnded = true;
-    this.settleExit();
-  }
-
   /** Reports the exit once the error stream has said something or has ended; a cut session has none. */
-  protected settleExit(): void {
-    if (this.exitReported) return;
-    if (this.errorLength === 0 && !this.errorStreamEnded) return;
-    this.exitReported = true;
-    try {
-      const status = parseErrorStream(Buffer.concat(this.errorBytes), this.protocolVersion);
-      this.sink.exit(exitCodeOf(status), status);
-    } catch (err) {
-      if (!(err instanceof ChannelError)) throw err;
-      this.sink.warning({ code: err.code, message: `unreadable exit status: ${err.message}` });
-    }
-  }
-
   protected terminationFrames(message: string): Uint8Array[] {
     const encoder = new SpdyEncoder();
     const frames: Uint8Array[] = [];

@@ -6,7 +6,9 @@
 // - server→client bytes are forwarded only as complete frames, each handed to the sink first;
 //   only a trailing partial frame (or frames held by the size gate) waits;
 // - every byte comes out once, in order; at finish the held tail is forwarded.
-import { ProtocolError } from '../protocol/errors';
+import { protocolInfo, ResizeStreamDecoder } from '../protocol/channel';
+import { ChannelError, ProtocolError } from '../protocol/errors';
+import { ErrorStream } from './error-stream';
 import type { Direction, EndReason, ProtocolErrorPolicy, TapOptions, TapSink } from './events';
 
 /** One complete server→client frame, ready to be recorded and forwarded. */
@@ -50,6 +52,10 @@ export abstract class StreamTap {
   onBackpressure: ((paused: boolean) => void) | undefined;
 
   readonly stats = { fromClient: 0, fromServer: 0, toClient: 0 };
+  /** The negotiated remote-command protocol version (1..5). */
+  protected readonly protocolVersion: number;
+  protected readonly errorStream: ErrorStream;
+  private readonly resizes = new ResizeStreamDecoder();
 
   constructor(options: TapOptions) {
     this.sink = options.sink;
@@ -60,6 +66,8 @@ export abstract class StreamTap {
     this.onProtocolError = options.onProtocolError;
     this.firstResizeTimeoutMs = options.firstResizeTimeoutMs ?? DEFAULT_FIRST_RESIZE_TIMEOUT_MS;
     this.gateOpen = !this.tty;
+    this.protocolVersion = protocolInfo(options.protocol).version;
+    this.errorStream = new ErrorStream(this.protocolVersion, this.sink);
   }
 
   get ended(): boolean {
@@ -143,7 +151,18 @@ export abstract class StreamTap {
   /** Frames that end the session cleanly from the client's point of view, with `message`. */
   protected abstract terminationFrames(message: string): Uint8Array[];
   /** Called at finish: report the exit status if the error stream produced one and it was not reported. */
-  protected abstract settleExit(): void;
+  protected settleExit(): void {
+    this.errorStream.settle();
+  }
+
+  /** Bytes of the resize stream: a bad message is a warning (as the kubelet ignores it), not the end. */
+  protected resizeData(payload: Uint8Array): void {
+    if (!this.tty) return;
+    for (const result of this.resizes.push(payload)) {
+      if (result instanceof ChannelError) this.sink.warning({ code: result.code, message: `ignored resize: ${result.message}` });
+      else this.onResize(result.cols, result.rows);
+    }
+  }
 
   /** A resize from the client: record it, then release TTY output that waited for a size. */
   protected onResize(cols: number, rows: number): void {

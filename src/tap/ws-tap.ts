@@ -3,14 +3,9 @@
 // The channel byte starts a message, not a frame: fragments are stitched by ChannelReader.
 import {
   Channel,
-  exitCodeOf,
   failureStatus,
-  parseErrorStream,
   protocolInfo,
-  ResizeStreamDecoder,
-  MAX_STATUS_MESSAGE,
 } from '../protocol/channel';
-import { ChannelError } from '../protocol/errors';
 import { encodeBase64ChannelMessage, encodeChannelMessage, encodeClose, encodeFrame } from '../protocol/ws/encoder';
 import { Opcode, type WsFrame } from '../protocol/ws/frame';
 import { ChannelReader, type ChannelEvent } from '../protocol/ws/message';
@@ -23,20 +18,13 @@ export class WsTap extends StreamTap {
   private readonly serverFrames = new WsFrameParser({ direction: 'server-to-client' });
   private readonly clientMessages: ChannelReader;
   private readonly serverMessages: ChannelReader;
-  private readonly resizes = new ResizeStreamDecoder();
-  private readonly protocolVersion: number;
   private readonly base64: boolean;
-  private errorBytes: Uint8Array[] = [];
-  private errorLength = 0;
-  private errorStreamEnded = false;
-  private exitReported = false;
   /** A fragmented server message is open: an injected message must first close it. */
   private serverMessageOpen = false;
 
   constructor(options: TapOptions) {
     super(options);
     const info = protocolInfo(options.protocol);
-    this.protocolVersion = info.version;
     this.base64 = info.base64;
     const encoding = info.base64 ? 'base64' : 'binary';
     this.clientMessages = new ChannelReader({ encoding });
@@ -52,7 +40,7 @@ export class WsTap extends StreamTap {
   private clientEvent(event: ChannelEvent): void {
     switch (event.type) {
       case 'data':
-        if (event.channel === Channel.RESIZE) this.handleResize(event.data);
+        if (event.channel === Channel.RESIZE) this.resizeData(event.data);
         else if (event.channel === Channel.STDIN && this.recordStdin && event.data.byteLength > 0) this.sink.input(event.data);
         break;
       case 'text':
@@ -100,12 +88,12 @@ export class WsTap extends StreamTap {
           if (event.channel === Channel.STDOUT || event.channel === Channel.STDERR) {
             if (event.data.byteLength > 0 && !this.sink.output(event.channel === Channel.STDOUT ? 'stdout' : 'stderr', event.data)) return false;
           } else if (event.channel === Channel.ERROR) {
-            this.collectError(event.data);
-            if (event.last) this.endErrorStream();
+            this.errorStream.collect(event.data);
+            if (event.last) this.errorStream.end();
           }
           break;
         case 'control':
-          if (event.opcode === Opcode.CLOSE) this.endErrorStream();
+          if (event.opcode === Opcode.CLOSE) this.errorStream.end();
           break;
         case 'text':
           if (event.first) this.sink.warning({ code: 'WS_TEXT_FRAME', message: 'the API server sent a text message on a binary channel protocol' });
@@ -122,41 +110,6 @@ export class WsTap extends StreamTap {
       }
     }
     return true;
-  }
-
-  private handleResize(payload: Uint8Array): void {
-    if (!this.tty) return;
-    for (const result of this.resizes.push(payload)) {
-      if (result instanceof ChannelError) this.sink.warning({ code: result.code, message: `ignored resize: ${result.message}` });
-      else this.onResize(result.cols, result.rows);
-    }
-  }
-
-  private collectError(payload: Uint8Array): void {
-    if (this.errorLength + payload.byteLength > MAX_STATUS_MESSAGE) {
-      this.errorLength = MAX_STATUS_MESSAGE + 1;
-      return;
-    }
-    if (payload.byteLength > 0) this.errorBytes.push(payload);
-    this.errorLength += payload.byteLength;
-  }
-
-  private endErrorStream(): void {
-    this.errorStreamEnded = true;
-    this.settleExit();
-  }
-
-  protected settleExit(): void {
-    if (this.exitReported) return;
-    if (this.errorLength === 0 && !this.errorStreamEnded) return;
-    this.exitReported = true;
-    try {
-      const status = parseErrorStream(Buffer.concat(this.errorBytes), this.protocolVersion);
-      this.sink.exit(exitCodeOf(status), status);
-    } catch (err) {
-      if (!(err instanceof ChannelError)) throw err;
-      this.sink.warning({ code: err.code, message: `unreadable exit status: ${err.message}` });
-    }
   }
 
   protected terminationFrames(message: string): Uint8Array[] {

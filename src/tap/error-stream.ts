@@ -1,0 +1,47 @@
+// The error stream (SPDY `error` stream, WebSocket channel 3): collected, bounded, and turned into
+// the session's exit status once it has said something or ended. A cut session reports none.
+import { exitCodeOf, MAX_STATUS_MESSAGE, parseErrorStream } from '../protocol/channel';
+import { ChannelError } from '../protocol/errors';
+import type { TapSink } from './events';
+
+export class ErrorStream {
+  private bytes: Uint8Array[] = [];
+  private length = 0;
+  private ended = false;
+  private reported = false;
+
+  constructor(
+    private readonly protocolVersion: number,
+    private readonly sink: TapSink,
+  ) {}
+
+  collect(payload: Uint8Array): void {
+    if (this.length + payload.byteLength > MAX_STATUS_MESSAGE) {
+      // Past the bound: keep nothing more; parseErrorStream then reports it as too large.
+      this.length = MAX_STATUS_MESSAGE + 1;
+      return;
+    }
+    if (payload.byteLength > 0) this.bytes.push(payload);
+    this.length += payload.byteLength;
+  }
+
+  /** FIN/RST on the stream, GOAWAY or a close: an empty stream now means success. */
+  end(): void {
+    this.ended = true;
+    this.settle();
+  }
+
+  /** Reports the exit once, when there is something to report. */
+  settle(): void {
+    if (this.reported || (this.length === 0 && !this.ended)) return;
+    this.reported = true;
+    try {
+      if (this.length > MAX_STATUS_MESSAGE) throw new ChannelError('STATUS_TOO_LARGE', `error stream exceeds ${MAX_STATUS_MESSAGE} bytes`);
+      const status = parseErrorStream(Buffer.concat(this.bytes), this.protocolVersion);
+      this.sink.exit(exitCodeOf(status), status);
+    } catch (err) {
+      if (!(err instanceof ChannelError)) throw err;
+      this.sink.warning({ code: err.code, message: `unreadable exit status: ${err.message}` });
+    }
+  }
+}
