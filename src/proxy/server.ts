@@ -30,8 +30,12 @@ export class ProxyServer {
   readonly metrics: ProxyMetrics;
   private readonly log: Logger;
   private readonly server: Server;
-  private readonly sessions = new Set<Promise<void>>();
+  /** Sessions being relayed: `done` (settles once one ended and its recording was delivered) → `stop`. */
+  private readonly sessions = new Map<Promise<void>, (message: string) => void>();
+  /** Every TCP connection (cut at the end of stop). */
   private readonly sockets = new Set<Duplex>();
+  /** The sockets requests are read from: with https the TLS sockets over those connections. */
+  private readonly served = new Set<Duplex>();
   private url: string | undefined;
   settings: SessionSettings;
 
@@ -45,6 +49,10 @@ export class ProxyServer {
     this.server.on('connection', (socket: Duplex) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
+    });
+    this.server.on(options.tls ? 'secureConnection' : 'connection', (socket: Duplex) => {
+      this.served.add(socket);
+      socket.on('close', () => this.served.delete(socket));
     });
     this.server.on('clientError', (_err, socket) => socket.destroy());
     // watch and logs -f stream for as long as they like.
@@ -70,12 +78,24 @@ export class ProxyServer {
     return this.sessions.size;
   }
 
-  /** Stops accepting; sessions in progress end and their recordings finish writing (bounded wait). */
+  /**
+   * Stops accepting; sessions in progress are ended with a message kubectl prints (not a bare close,
+   * which kubectl 1.27 takes for a successful end) and their recordings finish writing (bounded wait).
+   */
   async stop(graceMs = 5000): Promise<void> {
     this.server.close();
-    const pending = Promise.allSettled([...this.sessions]);
-    for (const socket of this.sockets) socket.end();
-    await Promise.race([pending, new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+    const pending = Promise.allSettled([...this.sessions.keys()]);
+    for (const stop of [...this.sessions.values()]) stop('kubecast: session ended: the kubecast proxy is shutting down');
+    // Ended where requests are read: ending the TCP socket under a TLS socket would cut off TLS
+    // records still being written (a session's final Status and close).
+    for (const socket of this.served) socket.end();
+    const deadline = Date.now() + graceMs;
+    const until = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref());
+    await Promise.race([pending, until(graceMs)]);
+    // Let kubectl read the end of its session and close first (destroying at once would drop the
+    // message still on its way); then cut what is left.
+    const closed = Promise.all([...this.sockets].map((socket) => new Promise((resolve) => (socket.destroyed ? resolve(null) : socket.once('close', resolve)))));
+    await Promise.race([closed, until(Math.min(1000, deadline - Date.now()))]);
     for (const socket of this.sockets) socket.destroy();
   }
 
@@ -148,8 +168,8 @@ export class ProxyServer {
         settings: this.settings,
         log: this.log,
         metrics: this.metrics,
-        track: (done) => {
-          this.sessions.add(done);
+        track: (done, stop) => {
+          this.sessions.set(done, stop);
           void done.finally(() => this.sessions.delete(done));
         },
       }).catch((err: unknown) => {

@@ -34,8 +34,11 @@ export interface SessionContext {
   settings: SessionSettings;
   log: Logger;
   metrics: ProxyMetrics;
-  /** Called when the session's relay starts and ends (for counts and graceful shutdown). */
-  track: (done: Promise<void>) => void;
+  /**
+   * Called when the session's relay starts (for counts and graceful shutdown): `done` settles when it
+   * ended and its recording was delivered; `stop` ends it now, telling kubectl `message`.
+   */
+  track: (done: Promise<void>, stop: (message: string) => void) => void;
 }
 
 /** Headers that belong to the client↔proxy hop and are not forwarded upstream. */
@@ -153,7 +156,8 @@ function relaySession(a: RelayArgs): void {
   let sink: CastSink | undefined;
   let ended = false;
   let resolveDone!: () => void;
-  ctx.track(new Promise<void>((resolve) => (resolveDone = resolve)));
+  // Called only after this function has returned (proxy shutdown), when `terminate` is defined.
+  ctx.track(new Promise<void>((resolve) => (resolveDone = resolve)), (message) => terminate(message, 'shutdown'));
   metrics.liveSessions.inc();
 
   const pausedBy = new Set<string>();

@@ -117,11 +117,20 @@ export class CastFile {
       while (this.pending.length > 0) {
         const batch = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
         this.pending = [];
+        const batchStart = this.writePosition;
         let offset = 0;
-        while (offset < batch.byteLength) {
-          const { bytesWritten } = await this.handle.write(batch, offset, batch.byteLength - offset, this.writePosition);
-          offset += bytesWritten;
-          this.writePosition += bytesWritten;
+        try {
+          while (offset < batch.byteLength) {
+            const { bytesWritten } = await this.handle.write(batch, offset, batch.byteLength - offset, this.writePosition);
+            offset += bytesWritten;
+            this.writePosition += bytesWritten;
+          }
+        } catch (err) {
+          // A failed write (disk full, file too large) may have put part of a line down: cut back to
+          // the batch start, a line boundary, so the file stays whole lines.
+          await this.handle.truncate(batchStart).catch(() => {});
+          this.writePosition = batchStart;
+          throw err;
         }
         this.planSync();
       }
