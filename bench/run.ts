@@ -9,6 +9,7 @@ const benches: Array<[string, () => Promise<Bench>]> = [
   ['concurrency', async () => (await import('./concurrency')).concurrencyBench],
   ['search', async () => (await import('./search')).searchBench],
   ['live', async () => (await import('./live')).liveBench],
+  ['player', async () => (await import('./player')).playerBench],
 ];
 
 function machine(): string {

@@ -1,6 +1,9 @@
 // Main area: a recording replayed with asciinema-player, the activity timeline above it, search hits
-// beside it (also as markers on the player's own bar) and the details below. The cast is fetched
-// once and parsed once; the player gets the parsed events as in-memory data.
+// beside it (also as markers on the player's own bar) and the details below. A recording that fits
+// comfortably is fetched once and parsed once, and the player gets the parsed events as in-memory
+// data. A long one with a seek index (seek-index.ts) plays from the index instead: the player loads
+// one segment (a keyframe and the events after it) at a time, so starting and seeking never wait
+// for the whole file, and the timeline's activity comes from the index.
 
 import * as AsciinemaPlayer from 'asciinema-player';
 import { ApiError, api, type Recording, type SearchHit } from './api';
@@ -9,6 +12,7 @@ import { fileDetails, recordingDetails } from './details';
 import { h, icon, replaceChildren, toast } from './dom';
 import { formatBytes, formatClock, orUnknown, podLabel, relativeTime, absoluteTime } from './format';
 import { badgeElement, badgesFor, highlighted } from './recordings-list';
+import { fetchSeekIndex, SEEK_INDEX_MIN_BYTES, seekActivity, seekIndexUrl, type SeekIndex } from './seek-index';
 import { ActivityTimeline, type TimelineMark } from './timeline';
 
 /** Above this a cast does not fit in one JavaScript string with room to spare (V8 caps strings near 512 Mi chars). */
@@ -46,6 +50,10 @@ export class ReplayView {
   private readonly speedSelect: HTMLSelectElement;
   private readonly idleSelect: HTMLSelectElement;
   private model: CastModel | null = null;
+  /** Set instead of `model` when the recording plays from its seek index. */
+  private seek: SeekIndex | null = null;
+  /** The recording is long but its index is still being built: it loads whole this time. */
+  private indexPending = false;
   private map: TimeMap | null = null;
   private player: AsciinemaPlayer.Player | null = null;
   private timeline: ActivityTimeline | null = null;
@@ -98,18 +106,34 @@ export class ReplayView {
     this.hits = hits ?? [];
     try {
       if (this.source.kind === 'local') this.model = this.source.model;
-      else this.model = await this.fetchModel(this.source.recording);
+      else {
+        const r = this.source.recording;
+        if (!r.live && r.bytes >= SEEK_INDEX_MIN_BYTES) {
+          const found = await fetchSeekIndex(r.id);
+          if (found.state === 'ready') this.seek = found.index;
+          else this.indexPending = found.state === 'building';
+        }
+        if (!this.seek && !this.disposed) this.model = await this.fetchModel(r);
+      }
     } catch (err) {
       if (this.disposed) return;
       this.el.dataset.state = 'error';
       replaceChildren(this.body, this.errorBox(err));
       return;
     }
-    if (this.disposed || !this.model) return;
-    this.state.idleLimit = this.model.header.idleTimeLimit ?? null;
-    this.ensureIdleOption(this.state.idleLimit);
+    if (this.disposed || (!this.model && !this.seek)) return;
+    this.el.dataset.source = this.seek ? 'segments' : 'file';
+    if (this.seek) {
+      // The segmented format has no idle-time limiter: segments keep the recording's own times.
+      this.state.idleLimit = null;
+      this.idleSelect.disabled = true;
+      this.idleSelect.title = 'Long recordings play from their seek index in real time: pauses cannot be skipped.';
+    } else if (this.model) {
+      this.state.idleLimit = this.model.header.idleTimeLimit ?? null;
+      this.ensureIdleOption(this.state.idleLimit);
+    }
     this.idleSelect.value = this.state.idleLimit === null ? '' : String(this.state.idleLimit);
-    this.showNotices(this.model);
+    this.showNotices();
     replaceChildren(
       this.body,
       this.timelineHost,
@@ -134,7 +158,7 @@ export class ReplayView {
     );
     replaceChildren(
       this.detailsHost,
-      this.source.kind === 'library' ? recordingDetails(this.source.recording, this.model) : fileDetails(this.source.name, this.source.size, this.model),
+      this.source.kind === 'library' ? recordingDetails(this.source.recording, this.model) : fileDetails(this.source.name, this.source.size, this.source.model),
     );
     this.build(null, true);
     this.el.dataset.state = 'ready';
@@ -146,7 +170,7 @@ export class ReplayView {
     const before = JSON.stringify(this.marks());
     this.query = query;
     this.hits = hits ?? [];
-    if (!this.model || !this.player) return;
+    if ((!this.model && !this.seek) || !this.player) return;
     this.renderHits();
     const marks = this.marks();
     this.timeline?.setMarks(marks);
@@ -212,6 +236,10 @@ export class ReplayView {
   // --- player ----------------------------------------------------------------------------
 
   private build(startAtRecordingTime: number | null, autoPlay: boolean): void {
+    if (this.seek) {
+      this.buildSegmented(this.seek, startAtRecordingTime, autoPlay);
+      return;
+    }
     const model = this.model;
     if (!model) return;
     this.map = new TimeMap(model.events, this.state.idleLimit, model.duration);
@@ -238,6 +266,41 @@ export class ReplayView {
       controls: true,
       terminalFontFamily: 'ui-monospace, "Cascadia Code", "Source Code Pro", Menlo, Consolas, "DejaVu Sans Mono", monospace',
     });
+    this.attach(player);
+    this.showTimeline(map, model.duration, model.outputChars, (count) => activityBuckets(model.events, map, count));
+  }
+
+  /**
+   * The player on a seek index (asciinema-player's segmented source): it fetches the index, then
+   * only the segment it starts in, and on a seek only the segment of the target. Player markers
+   * come from the index (the server adds the search hits when asked with the query).
+   */
+  private buildSegmented(seek: SeekIndex, startAtRecordingTime: number | null, autoPlay: boolean): void {
+    const map = new TimeMap([], null, seek.duration);
+    this.map = map;
+    this.el.dataset.duration = map.recordingDuration.toFixed(3);
+    const id = this.source.kind === 'library' ? this.source.recording.id : '';
+    // Not in the player's typings (3.17+, undocumented), hence a variable rather than a literal.
+    const src = { url: seekIndexUrl(id, this.hits.length > 0 ? this.query : ''), format: 'segmented' as const };
+    this.player?.dispose();
+    replaceChildren(this.playerHost);
+    // No cols/rows: the player would force that size on every keyframe and resize (its
+    // effectiveSize), and a keyframe taken after a resize must be replayed at its own size.
+    const player = AsciinemaPlayer.create(src, this.playerHost, {
+      autoPlay,
+      preload: true,
+      speed: this.state.speed,
+      startAt: startAtRecordingTime ?? undefined,
+      theme: 'auto/kubecast',
+      fit: 'width',
+      controls: true,
+      terminalFontFamily: 'ui-monospace, "Cascadia Code", "Source Code Pro", Menlo, Consolas, "DejaVu Sans Mono", monospace',
+    });
+    this.attach(player);
+    this.showTimeline(map, seek.duration, seek.outputChars, (count) => seekActivity(seek, count));
+  }
+
+  private attach(player: AsciinemaPlayer.Player): void {
     player.addEventListener('play', () => {
       this.playing = true;
     });
@@ -251,21 +314,28 @@ export class ReplayView {
       this.playing = false;
     });
     this.player = player;
+  }
 
+  private showTimeline(map: TimeMap, duration: number, outputChars: number, volume: (count: number) => Float64Array): void {
     this.timeline?.dispose();
     this.timeline = new ActivityTimeline({
       duration: map.playerDuration,
-      volume: (count) => activityBuckets(model.events, map, count),
+      volume,
       onSeek: (t) => void this.seekPlayer(t),
       display: (t) => map.toRecording(t),
     });
     this.timeline.setMarks(this.marks());
     replaceChildren(
       this.timelineHost,
-      h('div', { class: 'timeline-label' }, h('span', { text: 'Activity' }), h('span', { class: 'muted', text: `${formatClock(model.duration)} · ${formatBytes(model.outputChars)} of output` })),
+      h('div', { class: 'timeline-label' }, h('span', { text: 'Activity' }), h('span', { class: 'muted', text: `${formatClock(duration)} · ${formatBytes(outputChars)} of output` })),
       this.timeline.el,
     );
     this.renderHits();
+  }
+
+  /** The recording's own markers, [recording seconds, label]. */
+  private recordingMarkers(): Array<[number, string]> {
+    return this.model?.markers ?? this.seek?.markers ?? [];
   }
 
   /** Recreates the player with new options, keeping the position and whether it was playing. */
@@ -317,10 +387,9 @@ export class ReplayView {
   }
 
   private marks(): TimelineMark[] {
-    const model = this.model;
     const map = this.map;
-    if (!model || !map) return [];
-    const marks: TimelineMark[] = model.markers.map(([time, label]) => ({ time: map.toPlayer(time), label: label || 'marker', kind: 'marker' }));
+    if ((!this.model && !this.seek) || !map) return [];
+    const marks: TimelineMark[] = this.recordingMarkers().map(([time, label]) => ({ time: map.toPlayer(time), label: label || 'marker', kind: 'marker' }));
     for (const hit of this.hits) marks.push({ time: map.toPlayer(hit.time), label: `“${this.query}”: ${hit.text.trim().slice(0, 80)}`, kind: 'hit' });
     return marks.sort((a, b) => a.time - b.time);
   }
@@ -328,8 +397,8 @@ export class ReplayView {
   // --- side panel and chrome -------------------------------------------------------------
 
   private renderHits(): void {
-    const model = this.model;
-    if (!model) return;
+    if (!this.model && !this.seek) return;
+    const markers = this.recordingMarkers();
     const children: HTMLElement[] = [];
     if (this.source.kind === 'library') {
       if (this.query === '') {
@@ -345,8 +414,8 @@ export class ReplayView {
     } else {
       children.push(h('h2', { text: 'Local file' }), h('p', { class: 'muted', text: 'Played from your disk; it is not added to the library, and search covers the library only.' }));
     }
-    if (model.markers.length > 0) {
-      children.push(h('h2', { text: 'Markers' }), h('ol', { class: 'hit-list' }, ...model.markers.map(([time, label]) => h('li', {}, this.hitButton(time, label || 'marker', '')))));
+    if (markers.length > 0) {
+      children.push(h('h2', { text: 'Markers' }), h('ol', { class: 'hit-list' }, ...markers.map(([time, label]) => h('li', {}, this.hitButton(time, label || 'marker', '')))));
     }
     replaceChildren(this.hitsPanel, ...children);
   }
@@ -386,7 +455,7 @@ export class ReplayView {
     );
   }
 
-  private showNotices(model: CastModel): void {
+  private showNotices(): void {
     const notes: HTMLElement[] = [];
     if (this.source.kind === 'library') {
       const r = this.source.recording;
@@ -396,8 +465,10 @@ export class ReplayView {
       if (r.live) notes.push(h('div', { class: 'notice', text: 'The session is still running: this replay stops where the recording was when you opened it.' }));
       else if (!r.complete) notes.push(h('div', { class: 'notice notice-warn', text: 'This recording is incomplete: the session was cut off or the recorder stopped before its end.' }));
     }
-    if (model.truncated) notes.push(h('div', { class: 'notice notice-warn', text: 'The last line of the file was cut short (a crash while writing?); everything before it plays.' }));
-    if (model.events.length === 0) notes.push(h('div', { class: 'notice', text: 'This recording has no output.' }));
+    const truncated = this.model?.truncated ?? this.seek?.truncated ?? false;
+    if (truncated) notes.push(h('div', { class: 'notice notice-warn', text: 'The last line of the file was cut short (a crash while writing?); everything before it plays.' }));
+    if (this.model && this.model.events.length === 0) notes.push(h('div', { class: 'notice', text: 'This recording has no output.' }));
+    if (this.indexPending) notes.push(h('div', { class: 'notice', text: 'This long recording is still being indexed for fast seeking, so it was loaded whole this time.' }));
     replaceChildren(this.notices, ...notes);
   }
 

@@ -12,6 +12,7 @@ import type { Registry } from 'prom-client';
 import type { LiveHub } from '../live/hub';
 import { serveLiveSocket } from '../live/socket';
 import { LibraryQueryError, RecordingLiveError, RecordingNotFoundError, type Library, type ListQuery } from '../store/library';
+import { playerIndex } from '../store/seek-index';
 import { isRecordingId } from '../util/ids';
 import { silentLogger, type Logger } from '../util/log';
 import { sameSecret } from '../util/secret';
@@ -239,6 +240,8 @@ export class ConsoleServer {
         throw new HttpError(405, 'method not allowed');
       }
       if (route.length === 3 && route[2] === 'cast' && method === 'GET') return this.cast(req, res, id);
+      if (route.length === 3 && route[2] === 'index' && method === 'GET') return this.seekIndex(res, id, url.searchParams);
+      if (route.length === 4 && route[2] === 'segments' && method === 'GET') return this.seekSegment(res, id, route[3]);
       if (route.length === 3 && route[2] === 'text' && method === 'GET') {
         if (!library.castPath(id)) throw new HttpError(404, 'no such recording');
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-disposition': `inline; filename="${id}.txt"` });
@@ -280,6 +283,48 @@ export class ConsoleServer {
     }
     res.writeHead(200, { ...headers, 'content-length': size });
     createReadStream(path).on('error', () => res.destroy()).pipe(res);
+  }
+
+  /**
+   * The seek index of a long recording, as asciinema-player's segmented index (segment URLs
+   * relative to this one): 200 when ready, 202 while it is being built (the replay loads the whole
+   * cast meanwhile), 404 when the recording has none. With `q`, search hits become player markers.
+   */
+  private async seekIndex(res: ServerResponse, id: string, params: URLSearchParams): Promise<void> {
+    const { library } = this.options.backend;
+    const found = await library.seekIndex(id);
+    if (found.state === 'building') {
+      res.setHeader('retry-after', '2');
+      return sendJson(res, 202, { state: 'building' });
+    }
+    if (found.state === 'none') throw new HttpError(404, `no seek index: ${found.reason}`);
+    const q = params.get('q') ?? '';
+    if (q.length > 1024) throw new HttpError(400, 'q: too long');
+    const hits = q.trim() === '' ? [] : library.searchHits(id, q).map((hit): [number, string] => [hit.time, hit.text.trim().slice(0, 120)]);
+    return sendJson(res, 200, playerIndex(found.index, (n) => `segments/${n}`, hits));
+  }
+
+  /** Segment N of a seek index: its keyframe and the events up to the next one, streamed. */
+  private async seekSegment(res: ServerResponse, id: string, segment: string): Promise<void> {
+    // A bounded decimal, never a path: it only picks an entry of the index.
+    if (!/^\d{1,6}$/.test(segment)) throw new HttpError(404, 'no such segment');
+    const n = Number(segment);
+    let started = false;
+    let written: boolean;
+    try {
+      written = await this.options.backend.library.writeSeekSegment(id, n, (text) => {
+        if (!started) {
+          started = true;
+          res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+        }
+        return writeOrClose(res, text);
+      });
+    } catch (err) {
+      if (err instanceof RangeError && !started) throw new HttpError(404, 'no such segment');
+      throw err;
+    }
+    if (!written) throw new HttpError(404, 'no seek index for this recording');
+    res.end();
   }
 
   private events(req: IncomingMessage, res: ServerResponse): void {
@@ -357,6 +402,9 @@ export class ConsoleServer {
     } else if (err instanceof RecordingLiveError) {
       status = 409;
       message = 'the recording is still live';
+    } else if (err instanceof ClientGone) {
+      res.destroy();
+      return;
     } else this.log.error('console request failed', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     if (res.headersSent) {
       res.destroy();
@@ -370,6 +418,31 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** The client closed the connection mid-answer (a player dropping a segment it no longer needs): not an error. */
+class ClientGone extends Error {
+  constructor() {
+    super('the client went away');
+  }
+}
+
+/** Writes with backpressure; rejects when the client went away (so the producer stops reading files). */
+function writeOrClose(res: ServerResponse, text: string): Promise<void> | undefined {
+  if (res.destroyed) return Promise.reject(new ClientGone());
+  if (res.write(text)) return undefined;
+  return new Promise<void>((resolve, reject) => {
+    const onDrain = () => {
+      res.off('close', onClose);
+      resolve();
+    };
+    const onClose = () => {
+      res.off('drain', onDrain);
+      reject(new ClientGone());
+    };
+    res.once('drain', onDrain);
+    res.once('close', onClose);
+  });
 }
 
 function parseCookies(header: string | undefined): Record<string, string> {

@@ -39,11 +39,14 @@ import { recordingsDir } from './paths';
 import { EventTracker, identityFromHeader, type EventSummary, type RecordingIdentity } from './recording-meta';
 import type { ScreenLine } from './screen-text';
 import { DEFAULT_SEARCH_CAP_CHARS, SearchFeed } from './search-feed';
+import { removeSeekIndex } from './seek-index';
+import { SeekIndexes, type SeekIndexOptions, type SeekState } from './seek-indexes';
 import { transcriptText, writeTranscript, type TranscriptSink } from './transcript';
 import { WriterLock } from './writer-lock';
 
 export type { VerifyResult } from './integrity';
 export type { TranscriptSink } from './transcript';
+export type { SeekIndexOptions, SeekState } from './seek-indexes';
 
 export const INDEX_FILE = 'index.sqlite';
 export const LOCK_FILE = 'index.lock';
@@ -153,6 +156,8 @@ export interface LibraryOptions {
   role?: 'writer' | 'reader';
   /** Characters of output per recording rendered for search (default 32 Mi). */
   searchCapChars?: number;
+  /** Seek indexes of long recordings (seek-index.ts): size threshold, keyframe interval. */
+  seekIndex?: SeekIndexOptions;
 }
 
 /** A query the caller got wrong (bad cursor, bad date): the API answers 400. */
@@ -206,6 +211,7 @@ interface LiveState {
 export class Library implements IngestObserver {
   private readonly log: Logger;
   private readonly st: IndexStatements;
+  private readonly seek: SeekIndexes;
   private readonly live = new Map<string, LiveState>();
   private readonly dirty = new Set<LiveState>();
   /** Index writes of rebuild work, run in order in the next flush's transaction. */
@@ -233,6 +239,7 @@ export class Library implements IngestObserver {
   ) {
     this.log = (options.logger ?? silentLogger).child({ component: 'library' });
     this.st = new IndexStatements(db);
+    this.seek = new SeekIndexes({ ...options.seekIndex, logger: this.log, build: lock !== undefined, track: (task) => this.track(task) });
   }
 
   /**
@@ -262,6 +269,7 @@ export class Library implements IngestObserver {
       if (!ownerAlive) await library.reconcile();
       if (role === 'writer') {
         library.startSearchIndexing();
+        library.startSeekIndexing();
         if (options.retainDays !== undefined) library.startRetention(options.retainDays);
       }
       return library;
@@ -364,6 +372,60 @@ export class Library implements IngestObserver {
     await writeTranscript(path, sink);
   }
 
+  // --- seek indexes -----------------------------------------------------------------------------
+
+  /**
+   * The seek index of a closed recording: ready, being built (a missing one is queued now), or
+   * none and why. RecordingNotFoundError for unknown ids, RecordingLiveError while it is written.
+   */
+  async seekIndex(id: string): Promise<SeekState> {
+    if (!isRecordingId(id)) throw new RecordingNotFoundError(JSON.stringify(String(id).slice(0, 64)));
+    this.flush();
+    const row = this.st.byId.get(id);
+    const path = row ? this.pathOf(row) : undefined;
+    if (!row || !path) throw new RecordingNotFoundError(id);
+    if (this.live.has(id) || (row.live === 1 && this.writerAlive())) throw new RecordingLiveError(id);
+    return this.seek.state(id, path, row.bytes);
+  }
+
+  /**
+   * Streams segment `n` of a recording's seek index (asciinema-player's segment JSON) to `sink`.
+   * False when the recording has no ready index; RangeError when it has no such segment.
+   */
+  async writeSeekSegment(id: string, n: number, sink: (text: string) => void | Promise<void>): Promise<boolean> {
+    const found = await this.seekIndex(id);
+    const path = this.castPath(id);
+    if (found.state !== 'ready' || !path) return false;
+    await this.seek.writeSegment(found.index, path, n, sink);
+    return true;
+  }
+
+  /** Where `q` was on screen in one recording (the hits `list({ q })` gives it), at most 20. */
+  searchHits(id: string, q: string): SearchHit[] {
+    if (!isRecordingId(id) || q.trim() === '') return [];
+    const fts = ftsQuery(q);
+    const row = this.st.byId.get(id);
+    if (fts === null || !row) return [];
+    this.flush();
+    return this.hits(fts, [row.rid]).get(row.rid) ?? [];
+  }
+
+  /** Queues seek indexes that are missing or stale (recordings closed while no writer ran, files changed). */
+  private startSeekIndexing(): void {
+    if (this.seek.threshold <= 0) return;
+    const rows = this.db
+      .prepare<[number], Pick<RecordingRow, 'id' | 'path' | 'bytes'>>('SELECT id, path, bytes FROM recordings WHERE live = 0 AND bytes >= ? ORDER BY started_ms DESC')
+      .all(this.seek.threshold);
+    const task = (async () => {
+      for (const row of rows) {
+        if (this.stopping) return;
+        const path = this.pathOf(row);
+        if (path) await this.seek.ensure(row.id, path, row.bytes);
+      }
+    })().catch((err: unknown) => this.log.warn('cannot check seek indexes', { error: err as Error }));
+    this.track(task);
+  }
+
   // --- integrity -------------------------------------------------------------------------------
 
   /**
@@ -428,6 +490,8 @@ export class Library implements IngestObserver {
     if (row.live && this.writerAlive()) throw new RecordingLiveError(id);
     const path = this.pathOf(row);
     if (path) {
+      // The index goes first (its build stopped), so no index outlives its cast.
+      await this.seek.remove(id, path);
       try {
         await unlink(path);
       } catch (err) {
@@ -696,6 +760,8 @@ export class Library implements IngestObserver {
     })();
     this.log.info('recording indexed', { id: state.id, bytes: scan.digest.size, complete: outcome.complete, sealed });
     if (searchState === 'pending') this.queueSearch(rid);
+    // Long recordings get their seek index now, in the background, one at a time.
+    if (this.seek.wants(scan.digest.size)) this.seek.schedule(state.id, state.abs);
   }
 
   // --- batched writes ---------------------------------------------------------------------------
@@ -843,6 +909,12 @@ export class Library implements IngestObserver {
         for (const row of gone) this.st.remove(row.rid);
       })();
       this.log.info('removed index entries whose cast file is gone', { count: gone.length });
+      if (this.lock) {
+        for (const row of gone) {
+          const path = this.pathOf(row);
+          if (path) await removeSeekIndex(path).catch((err: unknown) => this.log.warn('cannot remove a seek index', { id: row.id, error: err as Error }));
+        }
+      }
     }
     const todo: Array<[string, string]> = [];
     for (const [id, rel] of files) {
@@ -1120,6 +1192,7 @@ export class Library implements IngestObserver {
     if (this.stopping) return;
     this.stopping = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.seek.stop();
     // Search rendering and retention stop at their next step; sealing of ended uploads finishes.
     this.searchQueue.length = 0;
     this.flush();

@@ -51,7 +51,9 @@ describe('console API', () => {
         assert.equal(answer.status, 200);
         assert.equal(answer.headers['cache-control'], 'no-store');
         const body = answer.json<Listing>();
-        return body.items.length > 0 && (body.items[0].hits?.length ?? 0) > 0 && body.items[0].complete ? body : undefined;
+        // Sealed (digest signed) and search-indexed, so later listings do not change under the test.
+        const item = body.items[0] as (typeof body.items)[0] & { integrity?: string; searchIndex?: string };
+        return body.items.length > 0 && (item.hits?.length ?? 0) > 0 && item.complete && item.integrity !== 'pending' && item.searchIndex === 'done' ? body : undefined;
       });
       const recording = listing.items[0];
       // The hit's time falls within the output of `echo <needle>`.
