@@ -131,6 +131,12 @@ function dimension(name: string, value: unknown): number {
 export class ResizeStreamDecoder {
   private pending = '';
   private readonly decoder = new TextDecoder();
+  // How far the incomplete value at the head of `pending` has been scanned, and the scanner's state
+  // there: each push resumes where the last one stopped, so a message that trickles in one byte per
+  // frame costs linear time, not a rescan of everything pending per frame.
+  private scanned = 0;
+  private depth = 0;
+  private inString = false;
 
   /** Returns every complete message; a malformed one throws a ChannelError and is discarded. */
   push(bytes: Uint8Array): Array<TerminalSize | ChannelError> {
@@ -139,19 +145,19 @@ export class ResizeStreamDecoder {
     for (;;) {
       const start = this.pending.search(/\S/);
       if (start < 0) {
-        this.pending = '';
+        this.restart('');
         break;
       }
       const end = this.findValueEnd(start);
       if (end < 0) {
         if (this.pending.length - start > MAX_RESIZE_MESSAGE) {
-          this.pending = '';
+          this.restart('');
           results.push(new ChannelError('RESIZE_TOO_LARGE', `resize message exceeds ${MAX_RESIZE_MESSAGE} bytes`));
         }
         break;
       }
       const candidate = this.pending.slice(start, end);
-      this.pending = this.pending.slice(end);
+      this.restart(this.pending.slice(end));
       try {
         results.push(parseResize(candidate));
       } catch (err) {
@@ -161,19 +167,30 @@ export class ResizeStreamDecoder {
     return results;
   }
 
+  private restart(pending: string): void {
+    this.pending = pending;
+    this.scanned = 0;
+    this.depth = 0;
+    this.inString = false;
+  }
+
   /**
    * End of the value starting at `start`: the matching brace for an object, otherwise the next
    * whitespace (a stray scalar such as `null` is then reported by parseResize). -1 = incomplete.
    */
   private findValueEnd(start: number): number {
     const text = this.pending;
+    let i = Math.max(start, this.scanned);
     if (text[start] !== '{' && text[start] !== '[') {
-      const match = /\s/.exec(text.slice(start));
-      return match ? start + match.index : -1;
+      WHITESPACE.lastIndex = i;
+      const match = WHITESPACE.exec(text);
+      if (match) return match.index;
+      this.scanned = text.length;
+      return -1;
     }
-    let depth = 0;
-    let inString = false;
-    for (let i = start; i < text.length; i++) {
+    let depth = this.depth;
+    let inString = this.inString;
+    for (; i < text.length; i++) {
       const c = text.charCodeAt(i);
       if (inString) {
         if (c === 0x5c /* \ */) i++;
@@ -185,9 +202,15 @@ export class ResizeStreamDecoder {
         if (depth === 0) return i + 1;
       }
     }
+    // i may be text.length + 1: the escaped character has not arrived yet and is skipped on resume.
+    this.scanned = i;
+    this.depth = depth;
+    this.inString = inString;
     return -1;
   }
 }
+
+const WHITESPACE = /\s/g;
 
 // ---------------------------------------------------------------------------------------------
 // Status on the error stream

@@ -232,7 +232,12 @@ function relaySession(a: RelayArgs): void {
     if (ended) return;
     metrics.failed.inc({ type: a.type, reason });
     log.warn('ending the session', { reason: message });
-    tap?.terminate(message);
+    try {
+      tap?.terminate(message);
+    } catch (err) {
+      // Could not say why; still end the session rather than leave it hanging.
+      log.error('could not send the termination message', { error: err instanceof Error ? err.message : String(err) });
+    }
     finish({ kind: 'terminated', message });
   };
 
@@ -240,8 +245,24 @@ function relaySession(a: RelayArgs): void {
   upstream.on('drain', () => client.resume());
   if (tap) {
     const t = tap;
-    client.on('data', (chunk: Buffer) => t.fromClient(chunk));
-    upstream.on('data', (chunk: Buffer) => t.fromServer(chunk));
+    // A bug in the tap must end this session, never the process with every session on it.
+    const guarded = (fn: (chunk: Buffer) => void) => (chunk: Buffer) => {
+      try {
+        fn(chunk);
+      } catch (err) {
+        log.error('session relay failed', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+        metrics.failed.inc({ type: a.type, reason: 'internal-error' });
+        if (!ended) {
+          ended = true;
+          client.destroy();
+          upstream.destroy();
+          metrics.liveSessions.dec();
+          (recording?.end() ?? Promise.resolve()).finally(resolveDone);
+        }
+      }
+    };
+    client.on('data', guarded((chunk) => t.fromClient(chunk)));
+    upstream.on('data', guarded((chunk) => t.fromServer(chunk)));
   } else {
     client.on('data', (chunk: Buffer) => {
       if (!upstream.write(chunk)) client.pause();

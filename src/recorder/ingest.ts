@@ -43,6 +43,7 @@ export class Ingest {
   private recording: OpenRecording | undefined;
   private opening: Promise<void> | undefined;
   private queued: Buffer[] = [];
+  private queuedBytes = 0;
   private tail: Buffer[] = [];
   private tailBytes = 0;
   private failure: Error | undefined;
@@ -97,7 +98,8 @@ export class Ingest {
     if (this.failure || this.done || chunk.byteLength === 0) return;
     if (!this.recording) {
       this.queued.push(chunk);
-      this.openWhenHeaderComplete();
+      this.queuedBytes += chunk.byteLength;
+      this.openWhenHeaderComplete(chunk);
       return;
     }
     this.consume(chunk);
@@ -144,15 +146,18 @@ export class Ingest {
     file.onError = (err) => this.fail(new IngestError(`cannot store the recording: ${err.message}`));
   }
 
-  private openWhenHeaderComplete(): void {
+  private openWhenHeaderComplete(latest: Buffer): void {
     if (this.opening) return;
-    const all = Buffer.concat(this.queued);
-    const nl = all.indexOf(0x0a);
-    if (nl < 0) {
-      if (all.byteLength > MAX_HEADER_BYTES) this.fail(new IngestError(`header line exceeds ${MAX_HEADER_BYTES} bytes`));
-      else this.queued = [all];
+    // Only the newest chunk can hold the header's newline (earlier ones were searched as they came):
+    // joining and searching everything queued on every chunk made a header that trickles in cost
+    // quadratic time. Many tiny chunks are still joined now and then, so they cost bytes, not objects.
+    if (latest.indexOf(0x0a) < 0) {
+      if (this.queuedBytes > MAX_HEADER_BYTES) this.fail(new IngestError(`header line exceeds ${MAX_HEADER_BYTES} bytes`));
+      else if (this.queued.length >= 1024) this.queued = [Buffer.concat(this.queued)];
       return;
     }
+    const all = Buffer.concat(this.queued);
+    const nl = all.indexOf(0x0a);
     let header: Record<string, unknown>;
     try {
       header = parseHeaderLine(all.subarray(0, nl));
@@ -162,6 +167,7 @@ export class Ingest {
     }
     this.header = header;
     this.queued = [];
+    this.queuedBytes = 0;
     this.opening = this.store
       // The id was already promised in the response headers.
       .create(new Date(), this.id)
@@ -175,6 +181,7 @@ export class Ingest {
         this.opening = undefined;
         const later = this.queued;
         this.queued = [];
+        this.queuedBytes = 0;
         for (const chunk of later) this.consume(chunk);
       });
   }

@@ -5,7 +5,11 @@ import { ChannelError } from '../protocol/errors';
 import type { TapSink } from './events';
 
 export class ErrorStream {
-  private bytes: Uint8Array[] = [];
+  /**
+   * Copied into one buffer: payloads are views of socket chunks, and keeping one view per frame
+   * would pin every chunk that carried a byte of the stream (and cost an object per frame).
+   */
+  private bytes = new Uint8Array(0);
   private length = 0;
   private ended = false;
   private reported = false;
@@ -21,8 +25,15 @@ export class ErrorStream {
       this.length = MAX_STATUS_MESSAGE + 1;
       return;
     }
-    if (payload.byteLength > 0) this.bytes.push(payload);
-    this.length += payload.byteLength;
+    if (payload.byteLength === 0) return;
+    const end = this.length + payload.byteLength;
+    if (end > this.bytes.byteLength) {
+      const grown = new Uint8Array(Math.min(MAX_STATUS_MESSAGE, Math.max(end, 2 * this.bytes.byteLength, 256)));
+      grown.set(this.bytes.subarray(0, this.length));
+      this.bytes = grown;
+    }
+    this.bytes.set(payload, this.length);
+    this.length = end;
   }
 
   /** FIN/RST on the stream, GOAWAY or a close: an empty stream now means success. */
@@ -37,7 +48,7 @@ export class ErrorStream {
     this.reported = true;
     try {
       if (this.length > MAX_STATUS_MESSAGE) throw new ChannelError('STATUS_TOO_LARGE', `error stream exceeds ${MAX_STATUS_MESSAGE} bytes`);
-      const status = parseErrorStream(Buffer.concat(this.bytes), this.protocolVersion);
+      const status = parseErrorStream(this.bytes.subarray(0, this.length), this.protocolVersion);
       this.sink.exit(exitCodeOf(status), status);
     } catch (err) {
       if (!(err instanceof ChannelError)) throw err;

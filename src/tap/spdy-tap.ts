@@ -21,7 +21,9 @@ export class SpdyTap extends StreamTap {
         case 'syn_stream': {
           this.highestClientStream = Math.max(this.highestClientStream, frame.streamId);
           const role = roleFromStreamType(frame.headers.get('streamtype')?.[0]);
-          if (role) this.roles.set(frame.streamId, role);
+          // Stream 0 is not a stream (SPDY/3 §2.3.2): a role on it would make the termination
+          // frames address stream 0, which the encoder refuses by throwing.
+          if (role && frame.streamId !== 0) this.roles.set(frame.streamId, role);
           break;
         }
         case 'data': {

@@ -101,10 +101,14 @@ export abstract class StreamTap {
       return;
     }
     let units: ServerUnit[];
+    // The partial frame held from earlier chunks, counted before the push: a parser that fails
+    // drops its partial frame, and one whose frames are refused later may already hold bytes of
+    // this chunk, so afterwards `serverBuffered()` no longer describes the tail chunks.
+    const heldBefore = this.serverBuffered();
     try {
       units = this.parseServer(chunk);
     } catch (err) {
-      this.handleProtocolError(err, 'server-to-client', chunk);
+      this.handleProtocolError(err, 'server-to-client', chunk, heldBefore);
       return;
     }
     this.trackTail(chunk);
@@ -255,14 +259,13 @@ export abstract class StreamTap {
     }
   }
 
-  private serverTail(): Uint8Array {
-    const buffered = this.serverBuffered();
+  private serverTail(buffered = this.serverBuffered()): Uint8Array {
     if (buffered === 0 || this.tailChunks.length === 0) return new Uint8Array(0);
     const all = this.tailChunks.length === 1 ? this.tailChunks[0] : Buffer.concat(this.tailChunks);
     return all.subarray(all.byteLength - buffered);
   }
 
-  private handleProtocolError(err: unknown, direction: Direction, failedChunk: Uint8Array | undefined): void {
+  private handleProtocolError(err: unknown, direction: Direction, failedChunk: Uint8Array | undefined, tailBytes = this.serverBuffered()): void {
     const error =
       err instanceof ProtocolError
         ? err
@@ -276,7 +279,7 @@ export abstract class StreamTap {
     this.sink.warning({ code: error.code, message: `recording stopped: malformed stream ${where}: ${error.message}` });
     // Relay everything not yet forwarded, unrecorded, in order: held frames, the partial tail, and
     // the chunk the server parser choked on.
-    const pending = [...this.held.map((unit) => unit.raw), this.serverTail()];
+    const pending = [...this.held.map((unit) => unit.raw), this.serverTail(tailBytes)];
     if (failedChunk) pending.push(failedChunk);
     this.held = [];
     this.heldBytes = 0;

@@ -69,8 +69,11 @@ export class WsTap extends StreamTap {
   }
 
   private unitFor(frame: WsFrame): ServerUnit {
-    if (frame.opcode === Opcode.TEXT || frame.opcode === Opcode.BINARY) this.serverMessageOpen = !frame.fin;
-    else if (frame.opcode === Opcode.CONTINUATION && frame.fin) this.serverMessageOpen = false;
+    // Whether kubectl is inside a fragmented message changes when a frame reaches it, not when it
+    // is parsed: frames held by the size gate or refused by the sink are never forwarded.
+    let messageOpenAfter: boolean | undefined;
+    if (frame.opcode === Opcode.TEXT || frame.opcode === Opcode.BINARY) messageOpenAfter = !frame.fin;
+    else if (frame.opcode === Opcode.CONTINUATION && frame.fin) messageOpenAfter = false;
     const events = this.serverMessages.push(frame);
     let carriesOutput = false;
     for (const event of events) {
@@ -78,7 +81,15 @@ export class WsTap extends StreamTap {
         carriesOutput = true;
       }
     }
-    return { raw: frame.raw, carriesOutput, record: () => this.recordServerEvents(events) };
+    return {
+      raw: frame.raw,
+      carriesOutput,
+      record: () => {
+        if (!this.recordServerEvents(events)) return false;
+        if (messageOpenAfter !== undefined) this.serverMessageOpen = messageOpenAfter;
+        return true;
+      },
+    };
   }
 
   private recordServerEvents(events: ChannelEvent[]): boolean {
