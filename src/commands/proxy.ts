@@ -9,6 +9,9 @@ import { persistentToken } from '../serve/secrets';
 import { createLogger } from '../util/log';
 import { defaultDataDir } from '../util/paths';
 import { loadOrCreateTls } from '../util/tls';
+import { startMetricsServer } from '../util/metrics-server';
+
+const listenArgs = (l: { host: string; port: number }): [string, number] => [l.host, l.port];
 import { CliError, parseCommand, type Command } from './command';
 import { parseListen, parseRecorderUrls, parseSeconds } from './options';
 
@@ -33,6 +36,7 @@ const spec = {
     'ack-timeout': { type: 'string' },
     'dial-timeout': { type: 'string' },
     'dial-total-timeout': { type: 'string' },
+    'metrics-listen': { type: 'string' },
     json: { type: 'boolean' },
   },
   help: [
@@ -43,6 +47,7 @@ const spec = {
     '--listen HOST:PORT        default 127.0.0.1:0',
     '--token FILE              the token clients must present (default: DATA/token, created if missing)',
     '--fail-closed | --fail-open, --record-stdin, --ack-timeout S, --dial-timeout S, --dial-total-timeout S: as for serve',
+    '--metrics-listen HOST:PORT  serve /metrics (Prometheus) and /healthz there',
     '--json                    print {"proxy":URL,"kubeconfig":PATH} when ready',
   ],
 } as const;
@@ -81,14 +86,16 @@ export const proxy: Command = async (argv) => {
     },
   });
   const url = await server.start();
+  const metrics = v['metrics-listen'] ? await startMetricsServer(server.metrics.registry, ...listenArgs(parseListen(v['metrics-listen'], '--metrics-listen'))) : undefined;
   const kubeconfigPath = join(dataDir, 'kubeconfig');
   await writeKubeconfig(kubeconfigPath, { server: url.replace('://0.0.0.0:', '://127.0.0.1:'), token, ca: tls.ca });
-  if (v.json) process.stdout.write(JSON.stringify({ proxy: url, kubeconfig: kubeconfigPath, data: dataDir }) + '\n');
+  if (v.json) process.stdout.write(JSON.stringify({ proxy: url, kubeconfig: kubeconfigPath, data: dataDir, metrics: metrics?.url ?? null }) + '\n');
   else process.stdout.write(`kubecast proxy on ${url} in front of ${upstream.label}; kubectl --kubeconfig ${kubeconfigPath} …\n`);
   await new Promise<void>((done) => {
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
   });
   await server.stop();
+  metrics?.server.close();
   return 0;
 };
