@@ -22,7 +22,8 @@ const node = {
   packages: 'external',
 };
 
-await build({ ...node, entryPoints: { cli: 'src/cli.ts' }, outdir: 'dist' });
+// The search worker is its own entry: worker threads load a file.
+await build({ ...node, entryPoints: { cli: 'src/cli.ts', 'search-worker': 'src/store/search-worker.ts' }, outdir: 'dist' });
 
 if (existsSync('electron/main.ts')) {
   await build({ ...node, entryPoints: { main: 'electron/main.ts' }, outdir: 'dist/electron', external: ['electron'] });

@@ -9,8 +9,9 @@
 // "live").
 //
 // Ingest (the recorder's hot path) never waits for the disk or for rendering: lines update an
-// in-memory summary; rows and search lines are written in one transaction every FLUSH_MS; search
-// rendering runs in time slices from a bounded queue; hashing and sealing run after the upload ends.
+// in-memory summary and rows are written in one transaction every FLUSH_MS. After the upload ends,
+// the file is hashed and sealed, and rendered for search in a worker thread (search-worker.ts), so
+// the headless terminal and the FTS inserts never compete with the sessions this process relays.
 import { mkdir, readdir, rmdir, unlink } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
@@ -24,8 +25,6 @@ import {
   isIndexPath,
   LINE_BITS,
   lineRange,
-  lineRowid,
-  MAX_LINES_PER_RECORDING,
   openIndex,
   openIndexAsReader,
   type DatabaseHandle,
@@ -37,8 +36,8 @@ import {
 import { hashFile, judge, Manifest, type ManifestRecord, type VerifyResult } from './integrity';
 import { recordingsDir } from './paths';
 import { EventTracker, identityFromHeader, type EventSummary, type RecordingIdentity } from './recording-meta';
-import type { ScreenLine } from './screen-text';
-import { DEFAULT_SEARCH_CAP_CHARS, SearchFeed } from './search-feed';
+import { DEFAULT_SEARCH_CAP_CHARS } from './search-feed';
+import { SearchWorker } from './search-worker-client';
 import { removeSeekIndex } from './seek-index';
 import { SeekIndexes, type SeekIndexOptions, type SeekState } from './seek-indexes';
 import { transcriptText, writeTranscript, type TranscriptSink } from './transcript';
@@ -53,11 +52,6 @@ export const LOCK_FILE = 'index.lock';
 const FLUSH_MS = 250;
 /** Search lines waiting for the next flush beyond which it happens at once. */
 const FLUSH_LINES = 5000;
-/** Raw lines queued for search rendering per live recording; beyond it live indexing stops and the
- *  recording is indexed from its file after it ends. */
-const MAX_SEARCH_QUEUE_BYTES = 16 * 1024 * 1024;
-/** Time slice of search rendering work per event-loop turn. */
-const SLICE_MS = 8;
 const HOUR_MS = 3600_000;
 /** Files read, or recordings rendered for search, at once while (re)building. */
 const REBUILD_CONCURRENCY = 4;
@@ -196,16 +190,6 @@ interface LiveState {
   rid: number | undefined;
   ending: boolean;
   complete: boolean;
-  feed: SearchFeed | undefined;
-  /** Live search indexing was given up (queue overflow, resumed upload): index from the file at the end. */
-  searchFromFile: boolean;
-  queue: Buffer[];
-  queuedBytes: number;
-  waitingForFeed: boolean;
-  /** Rendered lines not yet written, and the count of lines written before them. */
-  lines: ScreenLine[];
-  lineCount: number;
-  linesCapped: boolean;
 }
 
 export class Library implements IngestObserver {
@@ -220,10 +204,10 @@ export class Library implements IngestObserver {
   private readonly tasks = new Set<Promise<void>>();
   private readonly searchQueue: number[] = [];
   private readonly abandoned = new Set<number>();
+  private searchWorker: SearchWorker | undefined;
   private searchLoop: Promise<void> | undefined;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private retentionTimer: ReturnType<typeof setInterval> | undefined;
-  private pumpScheduled = false;
   /** close() was called: background work stops at its next step. */
   private stopping = false;
   /** The database is closed. */
@@ -499,6 +483,7 @@ export class Library implements IngestObserver {
       }
     }
     this.abandoned.add(row.rid);
+    this.searchWorker?.cancel(row.rid);
     this.db.transaction(() => this.st.remove(row.rid))();
     if (this.manifest.canSign) {
       await this.manifest.noteDeleted(id, reason).catch((err: unknown) => this.log.warn('cannot note the deletion in the manifest', { id, error: err as Error }));
@@ -568,16 +553,6 @@ export class Library implements IngestObserver {
     state.tracker.lines(lines);
     state.bytes += lines.byteLength;
     this.dirty.add(state);
-    if (state.feed) {
-      if (state.queuedBytes + lines.byteLength > MAX_SEARCH_QUEUE_BYTES) {
-        // Rendering cannot keep up: stop live indexing; the file is indexed once the upload ends.
-        this.dropLiveSearch(state);
-      } else {
-        state.queue.push(lines);
-        state.queuedBytes += lines.byteLength;
-        this.schedulePump();
-      }
-    }
     this.scheduleFlush();
   }
 
@@ -606,8 +581,6 @@ export class Library implements IngestObserver {
       this.log.warn('recording outside the recordings folder; not indexed', { id, path: recording.path });
       return;
     }
-    const previous = this.live.get(id);
-    if (previous) this.dropLiveSearch(previous);
     const identity = identityFromHeader(recording.header);
     const existing = this.st.byId.get(id);
     const version = recording.header.version === 3 ? 3 : 2;
@@ -633,23 +606,8 @@ export class Library implements IngestObserver {
       rid: existing?.rid,
       ending: false,
       complete: false,
-      feed: undefined,
-      searchFromFile: recording.resumed,
-      queue: [],
-      queuedBytes: 0,
-      waitingForFeed: false,
-      lines: [],
-      lineCount: 0,
-      linesCapped: false,
     };
-    if (!recording.resumed) {
-      const feed = new SearchFeed(identity, this.searchCap, (lines) => this.addLines(state, lines));
-      if (feed.header(recording.header)) state.feed = feed;
-      else {
-        feed.dispose();
-        state.searchFromFile = true;
-      }
-    }
+
     this.live.set(id, state);
     this.dirty.add(state);
     // New sessions show up at once (the console lists live sessions from here too).
@@ -660,73 +618,8 @@ export class Library implements IngestObserver {
     return this.options.searchCapChars ?? DEFAULT_SEARCH_CAP_CHARS;
   }
 
-  private dropLiveSearch(state: LiveState): void {
-    state.feed?.dispose();
-    state.feed = undefined;
-    state.queue = [];
-    state.queuedBytes = 0;
-    state.searchFromFile = true;
-  }
-
-  private addLines(state: LiveState, lines: ScreenLine[]): void {
-    if (state.linesCapped) return;
-    state.lines.push(...lines);
-    this.dirty.add(state);
-    if (state.lines.length >= FLUSH_LINES) this.flush();
-    else this.scheduleFlush();
-  }
-
-  /** Renders queued lines for search in time slices, round-robin over live recordings. */
-  private schedulePump(): void {
-    if (this.pumpScheduled || this.closed) return;
-    this.pumpScheduled = true;
-    setImmediate(() => {
-      this.pumpScheduled = false;
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    const deadline = performance.now() + SLICE_MS;
-    let more = false;
-    for (const state of this.live.values()) {
-      const feed = state.feed;
-      if (!feed) continue;
-      while (state.queue.length > 0) {
-        if (feed.busy) {
-          if (!state.waitingForFeed) {
-            state.waitingForFeed = true;
-            void feed.idle().then(() => {
-              state.waitingForFeed = false;
-              this.schedulePump();
-            });
-          }
-          break;
-        }
-        if (performance.now() > deadline) {
-          more = true;
-          break;
-        }
-        const buf = state.queue.shift() as Buffer;
-        state.queuedBytes -= buf.byteLength;
-        feed.lines(buf);
-      }
-    }
-    if (more) this.schedulePump();
-  }
-
   /** After the upload ended: finish rendering, hash, seal, final row. */
   private async finish(state: LiveState, outcome: IngestOutcome): Promise<void> {
-    const feed = state.feed;
-    if (feed) {
-      while (state.queue.length > 0 && state.feed === feed) {
-        if (feed.busy) await feed.idle();
-        const buf = state.queue.shift() as Buffer;
-        state.queuedBytes -= buf.byteLength;
-        feed.lines(buf);
-      }
-      if (state.feed === feed) await feed.end();
-    }
     // Hash and summary from the file itself: the same pass a rebuild makes, so both agree.
     const scan = await scanCastFile(state.abs);
     let sealed = false;
@@ -741,7 +634,9 @@ export class Library implements IngestObserver {
     // A resumed upload of the same recording replaced this state: the newer upload owns the row.
     if (this.live.get(state.id) !== state || this.closed) return;
     this.flush();
-    const searchState: SearchState = state.searchFromFile ? 'pending' : feed?.capped || state.linesCapped ? 'capped' : 'done';
+    // Search rendering happens now, from the file, in the search worker: on the ingest path it
+    // would compete with the sessions this process relays.
+    const searchState: SearchState = 'pending';
     const fields = this.fieldsFrom(state.id, state.rel, scan.identity, scan.summary, {
       startedMs: state.startedMs,
       complete: outcome.complete,
@@ -749,17 +644,17 @@ export class Library implements IngestObserver {
       sha256: scan.digest.sha256,
       integrity: sealed ? 'intact' : 'unsigned',
       searchState,
-      indexedChars: feed?.renderedChars ?? 0,
+      indexedChars: 0,
       bytes: scan.digest.size,
       stamp: scan,
     });
     const rid = this.db.transaction(() => {
       const rid = this.st.upsert(fields);
-      if (state.searchFromFile) this.st.deleteLines(rid);
+      this.st.deleteLines(rid);
       return rid;
     })();
     this.log.info('recording indexed', { id: state.id, bytes: scan.digest.size, complete: outcome.complete, sealed });
-    if (searchState === 'pending') this.queueSearch(rid);
+    this.queueSearch(rid);
     // Long recordings get their seek index now, in the background, one at a time.
     if (this.seek.wants(scan.digest.size)) this.seek.schedule(state.id, state.abs);
   }
@@ -775,7 +670,7 @@ export class Library implements IngestObserver {
     this.flushTimer.unref();
   }
 
-  /** Writes every changed live row and every rendered line in one transaction. */
+  /** Writes every changed live row and every queued write in one transaction. */
   private flush(): void {
     if (this.flushTimer) {
       clearTimeout(this.flushTimer);
@@ -792,7 +687,6 @@ export class Library implements IngestObserver {
         for (const state of states) {
           if (this.live.get(state.id) !== state) continue;
           state.rid = this.st.upsert(this.liveFields(state));
-          this.writeLines(state, state.rid);
         }
         for (const write of writes) write();
       })();
@@ -811,17 +705,6 @@ export class Library implements IngestObserver {
     else this.scheduleFlush();
   }
 
-  private writeLines(state: LiveState, rid: number): void {
-    for (const line of state.lines) {
-      if (state.lineCount >= MAX_LINES_PER_RECORDING) {
-        state.linesCapped = true;
-        break;
-      }
-      this.st.insertLine(lineRowid(rid, state.lineCount++), line.text, line.time);
-    }
-    state.lines = [];
-  }
-
   private liveFields(state: LiveState): RecordingFields {
     const summary = state.tracker.current;
     return this.fieldsFrom(state.id, state.rel, state.identity, summary, {
@@ -831,7 +714,7 @@ export class Library implements IngestObserver {
       sha256: null,
       integrity: 'pending',
       searchState: 'indexing',
-      indexedChars: state.feed?.renderedChars ?? 0,
+      indexedChars: 0,
       bytes: state.bytes,
       ended: state.ending,
     });
@@ -1033,39 +916,24 @@ export class Library implements IngestObserver {
     const row = this.st.byRid.get(rid);
     const path = row ? this.pathOf(row) : undefined;
     if (!row || !path) return;
-    this.db.transaction(() => this.st.deleteLines(rid))();
-    let count = 0;
-    let feed: SearchFeed | undefined;
-    // Lines go through the shared write queue: one transaction for many recordings' lines keeps
-    // FTS5 from making (and then merging) a segment per recording.
-    const take = (lines: ScreenLine[]) => {
-      const room = Math.max(0, MAX_LINES_PER_RECORDING - count);
-      const batch = lines.length > room ? lines.slice(0, room) : lines;
-      const first = count;
-      count += batch.length;
-      if (batch.length === 0) return;
-      this.queueWrite(batch.length, () => {
-        if (this.abandoned.has(rid) || !this.st.byRid.get(rid)) return;
-        batch.forEach((line, i) => this.st.insertLine(lineRowid(rid, first + i), line.text, line.time));
-      });
-    };
-    try {
-      await scanCastFile(path, {
-        noHash: true,
-        onHeader: (identity) => {
-          feed = new SearchFeed(identity, this.searchCap, take);
-        },
-        events: (event) => (feed && !this.stopping && !this.abandoned.has(rid) ? feed.event(event) : false),
-        pause: () => (feed?.busy ? feed.idle() : undefined),
-      });
-      if (feed) await feed.end();
-    } finally {
-      feed?.dispose();
+    // The worker thread renders and writes the lines with its own connection.
+    this.searchWorker ??= new SearchWorker(join(this.dataDir, INDEX_FILE));
+    const result = await this.searchWorker.render({ rid, path, cap: this.searchCap });
+    if (this.abandoned.has(rid) || !this.st.byRid.get(rid)) {
+      // Deleted while it was being rendered: drop whatever the worker wrote meanwhile.
+      this.queueWrite(100, () => this.st.deleteLines(rid));
+      return;
     }
-    const interrupted = this.stopping || this.abandoned.has(rid);
-    const state: SearchState = interrupted ? 'pending' : feed?.capped || count >= MAX_LINES_PER_RECORDING ? 'capped' : 'done';
-    const chars = interrupted ? 0 : (feed?.renderedChars ?? 0);
-    this.queueWrite(1, () => this.setSearchState(rid, state, chars));
+    if ('error' in result) {
+      if (this.stopping) {
+        this.queueWrite(1, () => this.setSearchState(rid, 'pending', 0));
+        return;
+      }
+      throw new Error(result.error);
+    }
+    const interrupted = this.stopping || result.cancelled;
+    const state: SearchState = interrupted ? 'pending' : result.capped ? 'capped' : 'done';
+    this.queueWrite(1, () => this.setSearchState(rid, state, interrupted ? 0 : result.chars));
   }
 
   private progress(phase: ProgressPhase, total: number): (done: number) => void {
@@ -1195,11 +1063,11 @@ export class Library implements IngestObserver {
     this.seek.stop();
     // Search rendering and retention stop at their next step; sealing of ended uploads finishes.
     this.searchQueue.length = 0;
+    await this.searchWorker?.close();
     this.flush();
     while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
     this.flush();
     this.closed = true;
-    for (const state of this.live.values()) state.feed?.dispose();
     this.live.clear();
     this.db.close();
     this.lock?.release();
