@@ -8,6 +8,7 @@ import { protocolInfo, ResizeStreamDecoder, roleFromStreamType, StreamProtocol, 
 import { SpdyProtocolError } from '../protocol/errors';
 import { encodeDataFrameHeader, GoawayStatus, RstStatus, SpdyEncoder, SpdyParser, type SpdyFrame } from '../protocol/spdy';
 import type { Logger } from '../util/log';
+import { whenFlushed } from './flush';
 import { applyResize, type ContainerSession, type SessionOutput, type StreamRequest, type StreamUpgrade } from './session';
 import { ApiError, legacyErrorText, resultStatus, type SessionResult } from './status';
 
@@ -24,7 +25,7 @@ const OUTPUT_HIGH_WATER = 1024 * 1024;
 const MAX_DATA_PAYLOAD = 1024 * 1024;
 /** stdin/resize arriving before the session exists is held up to this much. */
 const MAX_EARLY_INPUT = 4 * 1024 * 1024;
-/** After GOAWAY, how long the client gets to close before the socket is destroyed. */
+/** After GOAWAY has been delivered, how long the client gets to close before the socket is destroyed. */
 const CLOSE_GRACE_MS = 5000;
 /** Protect against a client opening streams forever. */
 const MAX_STREAMS = 16;
@@ -167,7 +168,7 @@ class SpdySession implements SessionOutput {
         return this.data(frame.streamId, frame.payload, frame.fin);
       case 'ping':
         // Echo the client's (odd) pings only; an even id is the reply to a ping of ours (we send none).
-        if (frame.id % 2 === 1) this.socket.write(this.encoder.ping(frame.id));
+        if (frame.id % 2 === 1) this.send(this.encoder.ping(frame.id));
         return;
       case 'rst_stream':
         return this.reset(frame.streamId);
@@ -192,7 +193,7 @@ class SpdySession implements SessionOutput {
 
   private synStream(streamId: number, headers: Map<string, string[]>, fin: boolean): void {
     if (streamId % 2 === 0 || streamId <= this.lastClientStreamId) {
-      this.socket.write(this.encoder.rstStream(streamId, RstStatus.PROTOCOL_ERROR));
+      this.send(this.encoder.rstStream(streamId, RstStatus.PROTOCOL_ERROR));
       return;
     }
     this.lastClientStreamId = streamId;
@@ -200,13 +201,13 @@ class SpdySession implements SessionOutput {
     const streamType = roleFromStreamType(type);
     if (!streamType || this.idsByType.has(streamType) || this.session || this.typesById.size >= MAX_STREAMS) {
       this.log.debug('refusing stream', { streamId, type });
-      this.socket.write(this.encoder.rstStream(streamId, RstStatus.REFUSED_STREAM));
+      this.send(this.encoder.rstStream(streamId, RstStatus.REFUSED_STREAM));
       return;
     }
     this.idsByType.set(streamType, streamId);
     this.typesById.set(streamId, streamType);
     // Reply at once: kubectl creates the next stream only after this one is answered.
-    this.socket.write(this.encoder.synReply(streamId, {}));
+    this.send(this.encoder.synReply(streamId, {}));
     if (fin && streamType === 'stdin') this.early.push({ type: 'stdin', data: Buffer.alloc(0), fin: true });
     if (this.typesById.size === this.expected) this.startSession();
   }
@@ -323,9 +324,19 @@ class SpdySession implements SessionOutput {
     this.closeSocket();
   }
 
+  /** Ends our side once everything queued has been delivered; the client then gets a grace to close. */
   private closeSocket(): void {
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+    const socket = this.socket;
+    if (!socket.writableEnded) socket.end();
+    whenFlushed({ pending: () => socket.writableLength, gone: () => socket.destroyed }, (stalled) => {
+      if (stalled) socket.destroy();
+      else setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+    });
+  }
+
+  /** Replies to the client's frames; none once our side is ended (a write after end would destroy the socket and the output still queued on it). */
+  private send(frame: Buffer): void {
+    if (!this.socket.writableEnded && !this.socket.destroyed) this.socket.write(frame);
   }
 
   private streamsTimedOut(): void {

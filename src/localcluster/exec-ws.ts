@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { Channel, protocolInfo, ResizeStreamDecoder, StreamProtocol } from '../protocol/channel';
 import type { Logger } from '../util/log';
+import { whenFlushed } from './flush';
 import { applyResize, type ContainerSession, type SessionOutput, type StreamUpgrade } from './session';
 import { resultStatus, type SessionResult } from './status';
 
@@ -145,9 +146,18 @@ class WsSession implements SessionOutput {
     this.finished = true;
     if (this.closed) return;
     const status = Buffer.from(JSON.stringify(resultStatus(result)));
-    this.ws.send(Buffer.concat([Buffer.from([Channel.ERROR]), status]), { binary: true });
-    this.ws.close(1000);
-    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
+    const ws = this.ws;
+    ws.send(Buffer.concat([Buffer.from([Channel.ERROR]), status]), { binary: true });
+    // The close handshake starts only once the output is delivered: ws gives a closing peer 30 s
+    // in all, however much is still queued, and a slow reader must not lose the end of its output.
+    whenFlushed({ pending: () => ws.bufferedAmount, gone: () => ws.readyState !== ws.OPEN }, (stalled) => {
+      if (stalled || ws.readyState !== ws.OPEN) {
+        ws.terminate();
+        return;
+      }
+      ws.close(1000);
+      setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+    });
   }
 
   /** Ends the session because the client broke the protocol: Status with the reason, then close 1000. */
