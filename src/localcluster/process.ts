@@ -1,7 +1,10 @@
 // Running a container's command as a local process: a pseudo-terminal (node-pty) with a TTY, plain
 // pipes otherwise. Each process is a session and process-group leader (forkpty / detached spawn), so
-// everything it starts can be found and killed when the session ends: no orphans.
+// everything it starts can be found and killed when the session ends: no orphans. A descendant that
+// leaves both (setsid, daemonising) is still found by the tag every process inherits in its
+// environment; only one that also drops its environment escapes, as it would without a cgroup.
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { accessSync, constants as fsConstants, readdirSync, readFileSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
@@ -51,6 +54,9 @@ export interface ContainerProcess {
   readonly ended: boolean;
 }
 
+/** Set in every container process's environment, with a value of its own, so its descendants can be found. */
+export const PROCESS_TAG_ENV = 'KUBECAST_PROCESS';
+
 /** How long output pipes may stay open after the process exited (a background child holding them). */
 const OUTPUT_LINGER_MS = 1000;
 
@@ -98,8 +104,10 @@ function executableProblem(full: string, shown: string): string | null {
 export function spawnContainerProcess(spec: SpawnSpec, handlers: ProcessHandlers): ContainerProcess {
   const resolved = resolveExecutable(spec.argv[0], spec.env.PATH ?? FALLBACK_PATH, spec.cwd);
   if (!resolved.ok) return failedProcess(resolved.reason, handlers);
+  const tag = randomUUID();
+  const tagged = { ...spec, env: { ...spec.env, [PROCESS_TAG_ENV]: tag } };
   try {
-    return spec.tty ? spawnPty(resolved.path, spec, handlers) : spawnPiped(resolved.path, spec, handlers);
+    return spec.tty ? spawnPty(resolved.path, tagged, tag, handlers) : spawnPiped(resolved.path, tagged, tag, handlers);
   } catch (err) {
     return failedProcess(err instanceof Error ? err.message : String(err), handlers);
   }
@@ -126,7 +134,7 @@ function signalExitCode(signal: NodeJS.Signals | number | null | undefined): num
   return 0;
 }
 
-function spawnPiped(file: string, spec: SpawnSpec, handlers: ProcessHandlers): ContainerProcess {
+function spawnPiped(file: string, spec: SpawnSpec, tag: string, handlers: ProcessHandlers): ContainerProcess {
   const child: ChildProcess = spawnChild(file, spec.argv.slice(1), {
     argv0: spec.argv[0],
     cwd: spec.cwd,
@@ -179,11 +187,11 @@ function spawnPiped(file: string, spec: SpawnSpec, handlers: ProcessHandlers): C
       child.stdout?.resume();
       child.stderr?.resume();
     },
-    kill: () => killProcessTree(pid),
+    kill: () => killProcessTree(pid, tag),
   };
 }
 
-function spawnPty(file: string, spec: SpawnSpec, handlers: ProcessHandlers): ContainerProcess {
+function spawnPty(file: string, spec: SpawnSpec, tag: string, handlers: ProcessHandlers): ContainerProcess {
   // Sizes come from the resize decoder, which only lets 1..10000 through.
   const size = spec.size ?? { cols: 80, rows: 24 };
   const term = pty.spawn(file, spec.argv.slice(1), {
@@ -232,7 +240,7 @@ function spawnPty(file: string, spec: SpawnSpec, handlers: ProcessHandlers): Con
     },
     pauseOutput: () => term.pause(),
     resumeOutput: () => term.resume(),
-    kill: () => killProcessTree(pid),
+    kill: () => killProcessTree(pid, tag),
   };
 }
 
@@ -269,12 +277,42 @@ function readProcTable(): ProcEntry[] | null {
 }
 
 /**
- * Live processes in `leader`'s process group or session. Interactive shells put jobs in their own
- * process groups, but those stay in the shell's session; on Linux both are found via /proc.
+ * Sessions that escaped `leader`'s (setsid) but carry its tag. Reading one environment per session
+ * (its leader's, or any member's once the leader has exited, as a double fork leaves it) keeps the
+ * scan cheap enough to run on every kill.
  */
-export function processesOf(leader: number): number[] {
+function sessionsWithTag(living: ProcEntry[], tag: string, leader: number): Set<number> {
+  const sample = new Map<number, number>();
+  for (const p of living) {
+    if (p.sid === leader || p.sid <= 1) continue;
+    if (!sample.has(p.sid) || p.pid === p.sid) sample.set(p.sid, p.pid);
+  }
+  const tagged = new Set<number>();
+  for (const [sid, pid] of sample) if (hasTag(pid, tag)) tagged.add(sid);
+  return tagged;
+}
+
+function hasTag(pid: number, tag: string): boolean {
+  try {
+    // Unreadable (another user's process) means not ours.
+    return ('\0' + readFileSync(join('/proc', String(pid), 'environ'), 'latin1')).includes(`\0${PROCESS_TAG_ENV}=${tag}\0`);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Live processes in `leader`'s process group or session, or carrying `tag` in their environment.
+ * Interactive shells put jobs in their own process groups, but those stay in the shell's session;
+ * a daemon that called setsid keeps the tag. On Linux all are found via /proc.
+ */
+export function processesOf(leader: number, tag?: string): number[] {
   const table = readProcTable();
-  if (table) return table.filter((p) => !p.zombie && (p.pgid === leader || p.sid === leader)).map((p) => p.pid);
+  if (table) {
+    const living = table.filter((p) => !p.zombie && p.pid !== process.pid);
+    const taggedSessions = tag === undefined ? new Set<number>() : sessionsWithTag(living, tag, leader);
+    return living.filter((p) => p.pgid === leader || p.sid === leader || taggedSessions.has(p.sid)).map((p) => p.pid);
+  }
   try {
     process.kill(-leader, 0);
     return [leader];
@@ -301,22 +339,22 @@ function signalAll(leader: number, pids: number[], signal: NodeJS.Signals): void
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** SIGHUP + SIGTERM to every process of the group/session, SIGKILL after `graceMs`; resolves when none is left. */
-export async function killProcessTree(leader: number, graceMs = 500): Promise<void> {
+export async function killProcessTree(leader: number, tag?: string, graceMs = 500): Promise<void> {
   // Never signal ourselves, init, or a group we do not lead.
   if (!Number.isInteger(leader) || leader <= 1 || leader === process.pid) return;
-  let pids = processesOf(leader);
+  let pids = processesOf(leader, tag);
   if (pids.length === 0) return;
   signalAll(leader, pids, 'SIGHUP');
   signalAll(leader, pids, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
     await sleep(20);
-    pids = processesOf(leader);
+    pids = processesOf(leader, tag);
     if (pids.length === 0) return;
   }
   for (let attempt = 0; attempt < 50 && pids.length > 0; attempt++) {
     signalAll(leader, pids, 'SIGKILL');
     await sleep(20);
-    pids = processesOf(leader);
+    pids = processesOf(leader, tag);
   }
 }

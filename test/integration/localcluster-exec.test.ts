@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { PROCESS_TAG_ENV } from '../../src/localcluster/process';
 import { KUBECTL_PROFILES } from '../helpers/kubectl';
 import { isAlive, processesWithEnv, waitUntilGone } from '../helpers/processes';
 import { expectedProtocol, withLocalCluster } from './localcluster-fixture';
@@ -59,7 +60,7 @@ for (const profile of KUBECTL_PROFILES) {
           .trim()
           .split('\n')
           .map((line) => line.slice(0, line.indexOf('=')))
-          .filter((name) => name !== fx.marker.name && name !== 'PWD' && name !== 'OLDPWD' && name !== '_')
+          .filter((name) => name !== fx.marker.name && name !== PROCESS_TAG_ENV && name !== 'PWD' && name !== 'OLDPWD' && name !== '_')
           .sort();
         assert.deepEqual(names, ['HOME', 'HOSTNAME', 'PATH']);
       }));
@@ -93,6 +94,16 @@ for (const profile of KUBECTL_PROFILES) {
         assert.equal(r.code, 0);
         const left = await waitUntilGone(() => processesWithEnv(fx.marker.name, fx.marker.value).filter((p) => p.comm === 'sleep'));
         assert.deepEqual(left, []);
+      }));
+
+    test('a process that leaves the session (setsid, double fork) is killed too when the command ends', () =>
+      withLocalCluster({}, async (fx) => {
+        const script = 'setsid sleep 302 </dev/null >/dev/null 2>&1 & (setsid sh -c "sleep 303 & exit" </dev/null >/dev/null 2>&1 &); sleep 0.2; echo started';
+        const r = await fx.kubectl(profile).run(['exec', 'shell', '--', 'sh', '-c', script]);
+        assert.equal(r.stdoutText, 'started\n');
+        const escaped = () => processesWithEnv(fx.marker.name, fx.marker.value).filter((p) => p.comm === 'sleep');
+        const left = await waitUntilGone(escaped);
+        assert.deepEqual(left, [], 'no escaped process outlives the session (checked before the cluster stops)');
       }));
 
     test('when kubectl goes away mid-command, the command is killed', () =>

@@ -37,6 +37,7 @@ export async function withLocalCluster(options: ClusterOptions, body: (fx: Clust
   const cluster = new LocalCluster();
   const { url, ca } = await cluster.start({ dataDir, token: options.token, tls: options.tls, pods: options.pods, env: { [marker.name]: marker.value } });
   const sandboxes: KubectlSandbox[] = [];
+  const profilesUsed = new Set<'spdy' | 'websocket'>();
   const fx: ClusterFixture = {
     cluster,
     url,
@@ -46,6 +47,7 @@ export async function withLocalCluster(options: ClusterOptions, body: (fx: Clust
     kubectl(profile, kubectlOptions = {}) {
       const sandbox = makeKubectlSandbox({ server: url, token: kubectlOptions.token ?? options.token, certificateAuthority: ca });
       sandboxes.push(sandbox);
+      profilesUsed.add(profile.transport);
       return new Kubectl(profile, sandbox, { env: { [marker.name]: marker.value } });
     },
     workDir: (pod, container, namespace = 'default') => join(dataDir, 'local-cluster', namespace, pod, container),
@@ -55,6 +57,13 @@ export async function withLocalCluster(options: ClusterOptions, body: (fx: Clust
     await body(fx);
   } catch (err) {
     failure = err;
+  }
+  // kubectl 1.30+ silently falls back to SPDY when a WebSocket upgrade fails: a test written for one
+  // transport must not pass on the other.
+  const transports = new Set(cluster.sessions.map((s) => s.transport));
+  if (failure === null && profilesUsed.size === 1 && transports.size > 0) {
+    const [expected] = profilesUsed;
+    if (transports.size !== 1 || !transports.has(expected)) failure = new Error(`kubectl for ${expected} made sessions over ${[...transports].join(' and ')}`);
   }
   await cluster.stop();
   for (const sandbox of sandboxes) sandbox.cleanup();
