@@ -133,20 +133,31 @@ export const proxyBench: Bench = async (ctx) => {
     };
     writeFileSync(configs.direct, localClusterKubeconfig({ server: cluster.url }));
     writeFileSync(configs.relay, localClusterKubeconfig({ server: relay.url }));
+    const cpuSince = (before: NodeJS.CpuUsage) => {
+      const used = process.cpuUsage(before);
+      return (used.user + used.system) / 1e6;
+    };
     const rate = async (script: string) => {
       let fastest = Infinity;
       let cpu = 0;
+      let indexingCpu = 0;
       for (let i = 0; i < runs; i++) {
         const before = process.cpuUsage();
         const { seconds, output } = await timeShell(script, env);
-        const used = process.cpuUsage(before);
+        const used = cpuSince(before);
         if (output !== String(bytes)) throw new Error(`expected ${bytes} bytes, wc -c said ${output}`);
+        // The library indexes a finished recording in the background (search text, seek index): let
+        // it finish outside the timer, so it neither slows the next run nor hides in its CPU figure.
+        const settling = process.cpuUsage();
+        await serve.library.settled();
+        const settleCpu = cpuSince(settling);
         if (seconds < fastest) {
           fastest = seconds;
-          cpu = (used.user + used.system) / 1e6;
+          cpu = used;
+          indexingCpu = settleCpu;
         }
       }
-      return { mbps: bytes / 1e6 / fastest, cpuSeconds: cpu };
+      return { mbps: bytes / 1e6 / fastest, cpuSeconds: cpu, indexingCpuSeconds: indexingCpu };
     };
     // Text is the common bulk case (logs, cat, base64); NUL bytes are the worst case for asciicast:
     // JSON writes each as \u0000, so the recording is 6× the output and the disk sets the pace.
@@ -178,23 +189,29 @@ export const proxyBench: Bench = async (ctx) => {
           target: 'ratio >= 0.7',
           met: proxied.mbps / direct.mbps >= 0.7,
         });
-        // CPU of this process (proxy + recorder + library + live hub) per GB of output recorded.
-        const cpuPerGb = proxied.cpuSeconds / (bytes / 1e9);
+        // CPU of this process (proxy + recorder + library + live hub) per GB of output recorded,
+        // next to what the in-process TCP relay spent moving the same bytes.
+        const gb = bytes / 1e9;
+        const cpuPerGb = proxied.cpuSeconds / gb;
+        const relayCpuPerGb = relayed.cpuSeconds / gb;
+        rows.push({ group, name: 'proxy CPU per recorded GB', value: cpuPerGb, unit: 's/GB', baseline: { name: 'TCP relay', value: relayCpuPerGb }, ratio: cpuPerGb / relayCpuPerGb });
+        rows.push({ group, name: '… plus background indexing', value: cpuPerGb + proxied.indexingCpuSeconds / gb, unit: 's/GB', baseline: { name: 'TCP relay', value: relayCpuPerGb }, ratio: (cpuPerGb + proxied.indexingCpuSeconds / gb) / relayCpuPerGb });
         rows.push({
           group,
-          name: 'proxy CPU per recorded GB',
-          value: cpuPerGb,
-          unit: 's/GB',
-          target: 'one core >= 150 MB/s',
-          ratio: 1000 / cpuPerGb,
+          name: `one core's recording rate (recording is ${expansion}× the output)`,
+          value: 1000 / cpuPerGb,
+          unit: 'MB/s',
+          baseline: { name: 'TCP relay', value: 1000 / relayCpuPerGb },
+          ratio: relayCpuPerGb / cpuPerGb,
+          target: '>= 150 MB/s',
           met: 1000 / cpuPerGb >= 150,
         });
-        void expansion;
       }
     }
 
     const samples = ctx.quick ? 200 : 1000;
     const ca = readFileSync(join(dir, 'serve', 'tls', 'ca.crt'), 'utf8');
+    await serve.library.settled();
     const directTimes = await echoLatencies(cluster.url, {}, samples);
     const proxyTimes = await echoLatencies(serve.urls.proxy, { token: serve.token, ca }, samples);
     for (const p of [50, 99]) {

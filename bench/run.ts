@@ -23,14 +23,30 @@ async function main() {
   const json = args.includes('--json');
   const only = args.filter((a) => !a.startsWith('--'));
   const rows: BenchRow[] = [];
+  const seconds: Record<string, number> = {};
+  const failed: string[] = [];
   for (const [name, load] of benches) {
     if (only.length > 0 && !only.includes(name)) continue;
     process.stderr.write(`bench: ${name}…\n`);
-    const bench = await load();
-    rows.push(...(await bench({ quick, log: (line) => process.stderr.write(`  ${line}\n`) })));
+    const started = performance.now();
+    try {
+      const bench = await load();
+      rows.push(...(await bench({ quick, log: (line) => process.stderr.write(`  ${line}\n`) })));
+    } catch (err) {
+      // One broken bench (a missing kubectl or browser) must not cost the figures of the others.
+      failed.push(name);
+      process.stderr.write(`bench: ${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      rows.push({ group: name, name: 'FAILED (see the log above)', value: NaN, unit: '' });
+    }
+    seconds[name] = (performance.now() - started) / 1000;
+    process.stderr.write(`bench: ${name} took ${seconds[name].toFixed(0)} s\n`);
   }
   process.stdout.write(`${machine()}\n\n${formatTable(rows)}\n`);
-  if (json) process.stdout.write(JSON.stringify({ machine: machine(), quick, rows }) + '\n');
+  if (json) process.stdout.write(JSON.stringify({ machine: machine(), quick, seconds, rows }) + '\n');
+  if (failed.length > 0) {
+    process.stderr.write(`bench: failed: ${failed.join(', ')}\n`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((err: unknown) => {
