@@ -323,10 +323,12 @@ export interface WsExecResult {
 export async function wsExec(
   server: string,
   command: string[],
-  options: { token?: string; ca?: string; namespace?: string; pod?: string; container?: string; timeoutMs?: number } = {},
+  options: { token?: string; ca?: string; namespace?: string; pod?: string; container?: string; timeoutMs?: number; tty?: { cols: number; rows: number } } = {},
 ): Promise<WsExecResult> {
   const started = Date.now();
-  const query = [...command.map((c) => `command=${encodeURIComponent(c)}`), `container=${options.container ?? 'shell'}`, 'stdout=true', 'stderr=true'].join('&');
+  // With a terminal, kubectl asks for no stderr (the terminal carries both) and sends its size first.
+  const streams = options.tty ? ['stdout=true', 'tty=true'] : ['stdout=true', 'stderr=true'];
+  const query = [...command.map((c) => `command=${encodeURIComponent(c)}`), `container=${options.container ?? 'shell'}`, ...streams].join('&');
   const path = `/api/v1/namespaces/${options.namespace ?? 'default'}/pods/${options.pod ?? 'shell'}/exec?${query}`;
   const ws = new WebSocket(server.replace(/^http/, 'ws') + path, ['v5.channel.k8s.io'], {
     headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
@@ -335,6 +337,8 @@ export async function wsExec(
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   const errorChannel: Buffer[] = [];
+  const tty = options.tty;
+  if (tty) ws.once('open', () => ws.send(Buffer.concat([Buffer.from([4]), Buffer.from(JSON.stringify({ Width: tty.cols, Height: tty.rows }) + '\n')])));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       ws.terminate();

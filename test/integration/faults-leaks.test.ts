@@ -1,7 +1,8 @@
 // 1 000 sequential short execs through one `kubecast serve` (in this process, so its sockets, timers,
 // file descriptors and child processes can be counted): nothing grows with the number of sessions,
 // and every recording is complete. The 1 000 go through a Node WebSocket client speaking
-// v5.channel.k8s.io as kubectl 1.33 does (a kubectl process per exec would take minutes on 2 cores);
+// v5.channel.k8s.io as kubectl 1.33 does (a kubectl process per exec would take minutes on 2 cores),
+// every fifth with a terminal;
 // real kubectl 1.27 (SPDY) and 1.33 (WebSocket) add 10 each inside the counted window.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,8 +49,11 @@ async function execMany(fx: ServeFixture, count: number, label: string, onProgre
   const ca = readFileSync(join(fx.dataDir, 'tls', 'ca.crt'), 'utf8');
   const failures: string[] = [];
   for (let i = 0; i < count; i++) {
-    const result = await wsExec(fx.handle.urls.proxy, ['echo', `${label}-${i}`], { token: fx.handle.token, ca });
-    if (result.stdout !== `${label}-${i}\n` || result.exitCode !== 0 || result.status?.status !== 'Success') {
+    // Every fifth exec has a terminal: the resize gate, the live hub's screen and its snapshots are counted too.
+    const tty = i % 5 === 4;
+    const result = await wsExec(fx.handle.urls.proxy, ['echo', `${label}-${i}`], { token: fx.handle.token, ca, tty: tty ? { cols: 100, rows: 30 } : undefined });
+    const expected = `${label}-${i}${tty ? '\r\n' : '\n'}`;
+    if (result.stdout !== expected || result.exitCode !== 0 || result.status?.status !== 'Success') {
       failures.push(`#${i}: exit ${result.exitCode}, stdout ${JSON.stringify(result.stdout)}, stderr ${JSON.stringify(result.stderr)}, status ${JSON.stringify(result.status)}`);
       if (failures.length > 5) break;
     }
@@ -108,6 +112,7 @@ test('1 000 sequential short execs: no leaked sockets, timers, processes or file
 
     const recordings = allRecordings(fx.handle.library);
     assert.equal(recordings.length, 20 + 2 + 1000 + 20, 'one recording per exec');
+    assert.equal(recordings.filter((r) => r.tty).length, 4 + 200, 'every fifth exec had a terminal');
     const bad = recordings.filter((r) => !r.complete || r.live || r.exitCode !== 0);
     assert.deepEqual(
       bad.slice(0, 5).map((r) => ({ id: r.id, command: r.command, complete: r.complete, live: r.live, exitCode: r.exitCode })),
