@@ -34,6 +34,8 @@ test('SIGTERM on kubecast serve with live sessions: exits 0 in time, kubectl is 
     const sandbox: KubectlSandbox = { dir: dir.path, home, kubeconfig: serve.ready.kubeconfig!, cacheDir: join(dir.path, 'cache'), server: serve.ready.proxy!, cleanup: () => {} };
 
     const live: Array<{ label: string; result: Promise<KubectlResult> | TerminalSession }> = [];
+    /** What kubectl printed on stdout in each non-TTY session, by the protocol it spoke. */
+    const printed = new Map<string, Promise<string>>();
     for (const profile of profiles) {
       const kubectl = new Kubectl(profile, sandbox);
       // One session over before the signal: complete, with its exit status.
@@ -43,6 +45,7 @@ test('SIGTERM on kubecast serve with live sessions: exits 0 in time, kubectl is 
       const running = kubectl.start(['exec', 'shell', '--', 'sh', '-c', ticker(600)], { timeoutMs: 30_000 });
       assert.ok(await waitFor(() => running.stdoutSoFar().includes('tick-2'), 15_000), `no ticks: ${running.stdoutSoFar()}`);
       live.push({ label: `${profile.label} non-TTY`, result: running.result });
+      printed.set(profile.transport, running.result.then((r) => r.stdoutText));
       const term = kubectl.terminal(['exec', '-it', 'shell', '--', 'sh'], { cols: 100, rows: 30 });
       terminals.push(term);
       term.type('echo ready-$((40+2))\r');
@@ -110,6 +113,14 @@ test('SIGTERM on kubecast serve with live sessions: exits 0 in time, kubectl is 
         assert.equal(item.exitCode, 0);
       } else {
         assert.equal(item.exitCode, null, 'an interrupted session has no exit status');
+      }
+      if (!item.tty && item.command.startsWith('sh -c')) {
+        // Every tick kubectl showed is in the recording, in order, and nothing it did not show.
+        const ticks = (text: string) => text.split(/\r?\n/).filter((line) => /^tick-\d+$/.test(line));
+        const recorded = ticks(cast.events.filter((e) => e.code === 'o').map((e) => e.data).join(''));
+        const shown = ticks(await printed.get(item.protocol)!);
+        assert.ok(shown.length >= 3, `${item.id}: kubectl showed ticks`);
+        assert.deepEqual(recorded, shown, `${item.id}: the recording holds exactly what kubectl showed`);
       }
     }
   } finally {
