@@ -2,7 +2,7 @@
 // through the real recorder (h2c upload, cast file, acks) into the live hub, watched by 50
 // WebSocket viewers in a child process, against the same session with nobody watching; the hub's
 // cost to the recorder (recorder alone vs recorder + hub); and the latency of live events from the
-// proxy's write, and from the hub's lines(), to the viewers, with another session pushing bulk
+// recorder upload's write (what the proxy calls; the whole path from the process is in live-e2e.ts), and from the hub's lines(), to the viewers, with another session pushing bulk
 // output at the same time.
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
@@ -307,14 +307,14 @@ export const liveBench: Bench = async (ctx) => {
     const events = ctx.quick ? 300 : 1000;
     const lat = await latency(withHub, block, events, (ctx.quick ? 64 : 256) * 1024 * 1024);
     ctx.log(
-      `latency over ${lat.fromWrite.length} arrivals (${lat.missing} missing): proxy write → viewer p50 ${percentile(lat.fromWrite, 50).toFixed(2)} ms, ` +
+      `latency over ${lat.fromWrite.length} arrivals (${lat.missing} missing): upload write → viewer p50 ${percentile(lat.fromWrite, 50).toFixed(2)} ms, ` +
         `p99 ${percentile(lat.fromWrite, 99).toFixed(2)} ms; lines() → viewer p50 ${percentile(lat.fromLines, 50).toFixed(2)} ms, p99 ${percentile(lat.fromLines, 99).toFixed(2)} ms; ` +
         `hub process event-loop delay p99 ${lat.loopDelayP99.toFixed(1)} ms, max ${lat.loopDelayMax.toFixed(1)} ms`,
     );
     const p99 = percentile(lat.fromWrite, 99);
     rows.push({
       group: `live latency (${VIEWERS} viewers, bulk load alongside)`,
-      name: 'proxy write → viewer p99',
+      name: 'recorder upload write → viewer p99',
       value: p99,
       unit: 'ms',
       target: '<= 50',

@@ -9,6 +9,7 @@ const benches: Array<[string, () => Promise<Bench>]> = [
   ['concurrency', async () => (await import('./concurrency')).concurrencyBench],
   ['search', async () => (await import('./search')).searchBench],
   ['live', async () => (await import('./live')).liveBench],
+  ['live-e2e', async () => (await import('./live-e2e')).liveEndToEndBench],
   ['player', async () => (await import('./player')).playerBench],
 ];
 
