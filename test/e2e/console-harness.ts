@@ -181,6 +181,8 @@ export async function openConsole(consoleUrl: string, options: { colorScheme?: '
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     viewport: { width: 1400, height: 880 },
     colorScheme: options.colorScheme ?? 'dark',
+    // Relative dates and numbers read the same on every machine.
+    locale: 'en-US',
   });
   const problems: string[] = [];
   await context.addInitScript({ content: WATCH_HOST_EFFECTS });

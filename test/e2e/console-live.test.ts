@@ -81,6 +81,8 @@ test('a live session: its item, a ticking duration, the activity pulse, the LIVE
 
     // The pulse is on right after output, and goes off when the session is quiet.
     const pulse = item.locator('.pulse');
+    term.type('echo pulse-$((1+1))\r');
+    await term.waitForText('pulse-2');
     await eventually(async () => (await pulse.getAttribute('class'))?.includes('active') ?? false, 2500, () => 'no activity pulse right after output');
     const ticking = item.locator('.ticking');
     const clock1 = (await ticking.textContent()) ?? '';
