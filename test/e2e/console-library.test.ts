@@ -3,7 +3,9 @@
 // scrolls, each filter narrows it to exactly the right recordings, badges mark the incomplete and
 // the unverified ones, exit statuses and relative dates show, the listbox is named and keyboard
 // navigable with a visible focus ring, light and dark themes differ, the details pane and the
-// .cast / .txt downloads of a recording, and opening local files leaves the library as it was.
+// .cast / .txt downloads of a recording, the replay's controls (Space, speed, idle-time limit,
+// number-key seeks, search hits as markers on the player's bar), and opening local files leaves the
+// library as it was.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
