@@ -111,6 +111,14 @@ export async function assertNothingLeft(): Promise<void> {
   await assertNoSurvivors(() => processesWithEnv(marker.name, marker.value), 'processes started by the console tests');
 }
 
+/** A test file's `after`: closes the browser, stops the kubecast processes, removes the folders, and checks nothing survived. */
+export async function tearDown(ui: ConsoleBrowser | undefined, children: Array<Child<unknown> | undefined>, dirs: Array<string | undefined>): Promise<void> {
+  await ui?.close();
+  for (const child of children) await child?.stop();
+  for (const dir of dirs) if (dir) rmSync(dir, { recursive: true, force: true });
+  await assertNothingLeft();
+}
+
 // --- the browser ---------------------------------------------------------------------------------
 
 export function chromiumPath(): string {
@@ -173,6 +181,8 @@ export async function openConsole(consoleUrl: string, options: { colorScheme?: '
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     viewport: { width: 1400, height: 880 },
     colorScheme: options.colorScheme ?? 'dark',
+    // Relative dates and numbers read the same on every machine.
+    locale: 'en-US',
   });
   const problems: string[] = [];
   await context.addInitScript({ content: WATCH_HOST_EFFECTS });
