@@ -6,6 +6,8 @@ import { WsTap } from '../../src/tap/ws-tap';
 import { CastSink } from '../../src/proxy/cast-sink';
 import { SpdyEncoder } from '../../src/protocol/spdy/encoder';
 import { encodeChannelMessage, encodeClose } from '../../src/protocol/ws/encoder';
+import { Opcode } from '../../src/protocol/ws/frame';
+import { WsFrameParser } from '../../src/protocol/ws/parser';
 import { exitCodeStatus } from '../../src/protocol/channel';
 import { parseCast, type CastHeader } from '../../src/cast';
 import type { StreamTap } from '../../src/tap/tap';
@@ -93,5 +95,22 @@ describe('recordings made from frame streams', () => {
     const parsed = parseCast(cast);
     assert.equal(parsed.header.cols, 80);
     assert.equal(parsed.header.rows, 24);
+  });
+
+  test('a protocol error: the last marker of the recording names the kind and code; kubectl gets a Status saying why', () => {
+    let cast = '';
+    const sink = new CastSink({ header, tty: false, write: (lines) => ((cast += lines.toString()), true), now: () => 0 });
+    const toClient: Buffer[] = [];
+    const tap = new WsTap({ sink, tty: false, protocol: 'v5.channel.k8s.io', toClient: (d) => toClient.push(Buffer.from(d)), toServer: () => {} });
+    tap.fromServer(encodeChannelMessage(1, text('fine\n')));
+    tap.fromServer(Buffer.from([0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 1])); // 64-bit length, top bit set
+    const parsed = parseCast(cast);
+    const marker = parsed.events.at(-1);
+    assert.equal(marker?.code, 'm');
+    assert.match(marker?.data ?? '', /^kubecast: session ended \(protocol-error WS_BAD_LENGTH\): .*malformed stream from the API server/);
+    const frames = new WsFrameParser({ direction: 'server-to-client' }).push(Buffer.concat(toClient));
+    const status = frames.find((f) => f.opcode === Opcode.BINARY && f.payload[0] === 3);
+    assert.ok(status, 'a Status on the error channel');
+    assert.match(JSON.parse(Buffer.from(status.payload.subarray(1)).toString()).message, /malformed stream from the API server/);
   });
 });

@@ -49,12 +49,23 @@ describe('SpdyTap server→client (peer Test_Writes, re-expressed)', () => {
     assert.deepEqual(h.sink.events, []);
   });
 
-  test('the peer\'s single_write_control_frame_with_payload bytes are a malformed SYN_STREAM: typed error, not silently forwarded', () => {
+  test('single_write_control_frame_with_payload: the peer forwarded these bytes, but they are a malformed SYN_STREAM: typed error, not forwarded, nothing recorded', () => {
     const { h } = preset();
-    h.tap.fromServer(Buffer.from([0x80, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05]));
+    const bad = Buffer.from([0x80, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05]);
+    h.tap.fromServer(bad);
     const end = h.sink.events.at(-1);
-    assert.ok(end?.type === 'end' && end.reason.kind === 'terminated');
+    assert.ok(end?.type === 'end' && end.reason.kind === 'protocol-error');
+    assert.equal(end.reason.code, 'SPDY_BAD_FRAME');
     assert.match(end.reason.message ?? '', /malformed stream from the API server/);
+    assert.deepEqual(h.sink.events, [end], 'nothing recorded before the end');
+    // What reached kubectl is only the termination frames, which parse cleanly and end with GOAWAY.
+    const sent = h.clientBytes();
+    assert.equal(sent.indexOf(bad), -1, 'the bad bytes were not forwarded');
+    const parser = new SpdyParser();
+    const frames = parser.push(sent);
+    assert.equal(parser.buffered, 0);
+    assert.equal(frames.at(-1)?.type, 'goaway');
+    assert.deepEqual(Buffer.concat(frames.map((f) => f.raw)), sent);
   });
 
   test('two_writes_control_frame_with_leftover: only complete frames are forwarded, the partial tail waits', () => {

@@ -264,7 +264,8 @@ describe('WsTap fail-closed and termination', () => {
     h.tap.fromServer(Buffer.from([0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0])); // 64-bit length with the top bit set
     assert.equal(h.tap.ended, true);
     const end = h.sink.events.at(-1);
-    assert.ok(end?.type === 'end' && end.reason.kind === 'terminated');
+    assert.ok(end?.type === 'end' && end.reason.kind === 'protocol-error');
+    assert.equal(end.reason.code, 'WS_BAD_LENGTH');
     assert.match(end.reason.message ?? '', /malformed stream from the API server/);
   });
 
