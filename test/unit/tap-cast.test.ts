@@ -88,14 +88,57 @@ describe('recordings made from frame streams', () => {
     assert.equal(asciinemaCat(cast), expectedText);
   });
 
-  test('a TTY session whose output comes before any resize gets the default 80×24 header', () => {
-    const cast = record((o) => new WsTap({ ...o, firstResizeTimeoutMs: 0 }), 'v5.channel.k8s.io', (tap) => {
-      tap.fromServer(encodeChannelMessage(1, text('no size yet')));
+  // The real defaults, not a timeout passed in: the tap's 2 s bound and CastSink's 80×24. Mock
+  // timers drive the tap's setTimeout; CastSink reads the mocked Date so cast times follow the ticks.
+  const gateCases: Array<[string, (o: TapOptions) => StreamTap, string, (tap: StreamTap) => { output: Uint8Array; resize: Uint8Array }]> = [
+    [
+      'SpdyTap',
+      (o) => new SpdyTap(o),
+      'v4.channel.k8s.io',
+      (tap) => {
+        const kubectl = new SpdyEncoder();
+        const server = new SpdyEncoder();
+        tap.fromClient(Buffer.concat(['error', 'stdin', 'stdout', 'resize'].map((role, i) => kubectl.synStream({ streamId: 1 + 2 * i, headers: { streamtype: role } }))));
+        tap.fromServer(Buffer.concat([1, 3, 5, 7].map((id) => server.synReply(id, {}))));
+        return { output: server.data(5, text('$ ')), resize: kubectl.data(7, text('{"Width":100,"Height":31}\n')) };
+      },
+    ],
+    [
+      'WsTap',
+      (o) => new WsTap(o),
+      'v5.channel.k8s.io',
+      (tap) => {
+        tap.fromServer(encodeChannelMessage(1, new Uint8Array(0))); // the ready message, not output
+        return { output: encodeChannelMessage(1, text('$ ')), resize: encodeChannelMessage(4, text('{"Width":100,"Height":31}\n'), { mask: MASK }) };
+      },
+    ],
+  ];
+  for (const [name, make, protocol, open] of gateCases) {
+    test(`${name}: with no resize, TTY output is held for the default 2 s, then forwarded and recorded under an 80×24 header; a later resize is an r event`, (t) => {
+      t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+      let cast = '';
+      const sink = new CastSink({ header, tty: true, write: (lines) => ((cast += lines.toString()), true), now: () => Date.now() });
+      const toClient: Buffer[] = [];
+      const tap = make({ sink, tty: true, protocol, toClient: (d) => toClient.push(Buffer.from(d)), toServer: () => {} });
+      const { output, resize } = open(tap);
+      const before = Buffer.concat(toClient);
+      tap.fromServer(output);
+      t.mock.timers.tick(1999);
+      assert.deepEqual(Buffer.concat(toClient), before, 'held at 1999 ms');
+      assert.equal(cast, '', 'nothing recorded at 1999 ms (not even the header)');
+      t.mock.timers.tick(1);
+      assert.deepEqual(Buffer.concat(toClient), Buffer.concat([before, output]), 'forwarded at 2000 ms');
+      let parsed = parseCast(cast);
+      assert.equal(parsed.header.cols, 80);
+      assert.equal(parsed.header.rows, 24);
+      assert.deepEqual(parsed.events, [{ time: 2, code: 'o', data: '$ ' }]);
+      t.mock.timers.tick(500);
+      tap.fromClient(resize);
+      parsed = parseCast(cast);
+      assert.deepEqual(parsed.events.at(-1), { time: 2.5, code: 'r', data: '100x31' });
+      tap.finish({ kind: 'closed' });
     });
-    const parsed = parseCast(cast);
-    assert.equal(parsed.header.cols, 80);
-    assert.equal(parsed.header.rows, 24);
-  });
+  }
 
   test('a protocol error: the last marker of the recording names the kind and code; kubectl gets a Status saying why', () => {
     let cast = '';
