@@ -140,6 +140,34 @@ describe('recordings made from frame streams', () => {
     });
   }
 
+  // Peer §7.2 Test_Reads 2 / §7.4 Test_conn_Read 4: two resizes give the header, then an r event.
+  const resizeCases: Array<[string, (o: TapOptions) => StreamTap, string, (tap: StreamTap, sizes: Array<[number, number]>) => void]> = [
+    [
+      'SpdyTap',
+      (o) => new SpdyTap(o),
+      'v4.channel.k8s.io',
+      (tap, sizes) => {
+        const kubectl = new SpdyEncoder();
+        tap.fromClient(kubectl.synStream({ streamId: 1, headers: { streamtype: 'resize' } }));
+        for (const [w, h] of sizes) tap.fromClient(kubectl.data(1, text(`{"width":${w},"height":${h}}`)));
+      },
+    ],
+    ['WsTap', (o) => new WsTap(o), 'v5.channel.k8s.io', (tap, sizes) => sizes.forEach(([w, h]) => tap.fromClient(encodeChannelMessage(4, text(`{"width":${w},"height":${h}}`), { mask: MASK })))],
+  ];
+  for (const [name, make, protocol, resize] of resizeCases) {
+    test(`${name} resize_data_frame_many: the first resize sizes the header, the next is an r event written COLSxROWS, "10x20" for width 10 height 20 (the peer expected "20x10": it wrote rows first, a bug)`, () => {
+      const cast = record(make, protocol, (tap) => resize(tap, [[80, 24], [10, 20]]));
+      const parsed = parseCast(cast);
+      assert.equal(parsed.header.cols, 80);
+      assert.equal(parsed.header.rows, 24);
+      assert.deepEqual(
+        parsed.events.filter((e) => e.code === 'r').map((e) => e.data),
+        ['10x20'],
+      );
+      assert.match(cast, /"r","10x20"/, 'as written in the file');
+    });
+  }
+
   test('a protocol error: the last marker of the recording names the kind and code; kubectl gets a Status saying why', () => {
     let cast = '';
     const sink = new CastSink({ header, tty: false, write: (lines) => ((cast += lines.toString()), true), now: () => 0 });

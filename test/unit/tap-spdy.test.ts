@@ -131,6 +131,29 @@ describe('SpdyTap server→client (peer Test_Writes, re-expressed)', () => {
     h.tap.fromServer(Buffer.concat([server.data(1, text('not ours')), server.data(client.ids.stdout, text('ours')), server.data(client.ids.stdout + 128, text('alias?'))]));
     assert.equal(h.sink.outputText(), 'ours');
   });
+
+  test('single_first_write_stdout_data_frame_with_payload_sess_has_terminal: after the first resize, the first output is recorded and forwarded at once', () => {
+    const h = spdy({ tty: true });
+    const client = kubectlStreams(['error', 'stdin', 'stdout', 'resize']);
+    h.tap.fromClient(Buffer.concat([client.bytes, client.encoder.data(client.ids.resize, text('{"Width":80,"Height":24}\n'))]));
+    const frame = new SpdyEncoder().data(client.ids.stdout, text('$ '));
+    h.tap.fromServer(frame);
+    assert.deepEqual(h.clientBytes(), frame);
+    assert.deepEqual(h.sink.events, [
+      { type: 'resize', cols: 80, rows: 24 },
+      { type: 'output', stream: 'stdout', data: '$ ' },
+    ]);
+  });
+
+  test('single_first_write_stdout_data_frame_with_payload_sess_does_not_have_terminal: recorded and forwarded at once, no size needed', () => {
+    const h = spdy({ tty: false });
+    const client = kubectlStreams(['error', 'stdout', 'stderr']);
+    h.tap.fromClient(client.bytes);
+    const frame = new SpdyEncoder().data(client.ids.stdout, text('out'));
+    h.tap.fromServer(frame);
+    assert.deepEqual(h.clientBytes(), frame);
+    assert.deepEqual(h.sink.events, [{ type: 'output', stream: 'stdout', data: 'out' }]);
+  });
 });
 
 describe('SpdyTap client→server (peer Test_Reads, re-expressed)', () => {
@@ -141,7 +164,14 @@ describe('SpdyTap client→server (peer Test_Reads, re-expressed)', () => {
     return { h, ids: client.ids, encoder: client.encoder };
   }
 
-  test('resize_data_frame_single_read and many resizes', () => {
+  test('resize_data_frame_single_read: {"width":10,"height":20} is 10 columns, 20 rows', () => {
+    const { h, ids, encoder } = ttySession();
+    h.tap.fromClient(encoder.data(ids.resize, text('{"width":10,"height":20}')));
+    assert.deepEqual(h.sink.events, [{ type: 'resize', cols: 10, rows: 20 }]);
+  });
+
+  // resize_data_frame_many (the cast's r event) is in tap-cast.test.ts: it needs a CastSink.
+  test('many resizes, one frame each: every one reported, in order', () => {
     const { h, ids, encoder } = ttySession();
     h.tap.fromClient(encoder.data(ids.resize, text('{"width":10,"height":20}')));
     h.tap.fromClient(encoder.data(ids.resize, text('{"Width":120,"Height":33}\n')));
@@ -151,7 +181,7 @@ describe('SpdyTap client→server (peer Test_Reads, re-expressed)', () => {
     ]);
   });
 
-  test('resize frame header and payload in separate reads', () => {
+  test('resize_data_frame_two_reads: frame header and payload in separate reads', () => {
     const { h, ids, encoder } = ttySession();
     const frame = encoder.data(ids.resize, text('{"Width":80,"Height":24}\n'));
     h.tap.fromClient(frame.subarray(0, 8));
@@ -159,7 +189,30 @@ describe('SpdyTap client→server (peer Test_Reads, re-expressed)', () => {
     assert.deepEqual(h.sink.events, [{ type: 'resize', cols: 80, rows: 24 }]);
   });
 
-  test('SYN_STREAMs delivered as tails and heads of neighbouring frames in four reads: all roles learned', () => {
+  // Test_Reads 4–6: one SYN_STREAM per read; the role it names decides what its data means.
+  test('syn_stream_ctrl_frame_stdout_single_read: server data on that stream is recorded as stdout', () => {
+    const h = spdy();
+    h.tap.fromClient(kubectlStreams(['stdout']).bytes);
+    h.tap.fromServer(new SpdyEncoder().data(1, text('o')));
+    assert.deepEqual(h.sink.events, [{ type: 'output', stream: 'stdout', data: 'o' }]);
+  });
+
+  test('syn_stream_ctrl_frame_stderr_single_read: server data on that stream is recorded as stderr', () => {
+    const h = spdy();
+    h.tap.fromClient(kubectlStreams(['stderr']).bytes);
+    h.tap.fromServer(new SpdyEncoder().data(1, text('e')));
+    assert.deepEqual(h.sink.events, [{ type: 'output', stream: 'stderr', data: 'e' }]);
+  });
+
+  test('syn_stream_ctrl_frame_resize_single_read: kubectl data on that stream is a resize', () => {
+    const h = spdy({ tty: true });
+    const client = kubectlStreams(['resize'], 3);
+    h.tap.fromClient(client.bytes);
+    h.tap.fromClient(client.encoder.data(3, text('{"Width":7,"Height":8}\n')));
+    assert.deepEqual(h.sink.events, [{ type: 'resize', cols: 7, rows: 8 }]);
+  });
+
+  test('syn_stream_ctrl_frame_resize_four_reads_with_leftover: SYN_STREAMs delivered as tails and heads of neighbouring frames; all roles learned', () => {
     const h = spdy({ tty: true });
     const client = kubectlStreams(['stdout', 'stderr', 'resize']);
     const bytes = Buffer.concat([client.bytes, client.encoder.data(client.ids.resize, text('{"Width":7,"Height":8}\n'))]);
@@ -258,16 +311,48 @@ describe('SpdyTap exit status, size gate, fail-closed and termination', () => {
 
   test('without a resize the held TTY output goes out after the bound', async () => {
     const { h, ids, server } = session(true);
-    h.tap.fromServer(server.data(ids.stdout, text('late')));
+    const before = h.clientBytes();
+    const frame = server.data(ids.stdout, text('late'));
+    h.tap.fromServer(frame);
     await new Promise((resolve) => setTimeout(resolve, 120));
     assert.equal(h.sink.outputText(), 'late');
+    assert.deepEqual(h.clientBytes(), Buffer.concat([before, frame]), 'and the frame reached the client');
+  });
+
+  test('a partial trailing frame waits; finish forwards it', () => {
+    const { h, ids, server } = session(false);
+    const before = h.clientBytes();
+    const frame = server.data(ids.stdout, text('hello'));
+    h.tap.fromServer(frame.subarray(0, 10));
+    assert.deepEqual(h.clientBytes(), before);
+    h.tap.finish({ kind: 'upstream-gone' });
+    assert.deepEqual(h.clientBytes(), Buffer.concat([before, frame.subarray(0, 10)]));
+    assert.deepEqual(h.sink.events, [{ type: 'end', reason: { kind: 'upstream-gone' } }], 'a partial frame is not recorded');
+  });
+
+  test('TTY output held by the size gate: finish releases it, recorded first, then forwarded', () => {
+    const { h, ids, server } = session(true);
+    const before = h.clientBytes();
+    const frame = server.data(ids.stdout, text('$ '));
+    h.tap.fromServer(frame);
+    assert.deepEqual(h.clientBytes(), before, 'held');
+    h.tap.finish({ kind: 'client-gone' });
+    assert.deepEqual(h.clientBytes(), Buffer.concat([before, frame]));
+    assert.deepEqual(h.sink.events, [
+      { type: 'output', stream: 'stdout', data: '$ ' },
+      { type: 'end', reason: { kind: 'client-gone' } },
+    ]);
   });
 
   test('fail-closed: once the sink refuses, nothing more reaches the client', () => {
     const { h, ids, server } = session(false);
     const before = h.clientBytes().byteLength;
     h.sink.refuse = true;
-    h.tap.fromServer(Buffer.concat([server.data(ids.stdout, text('unrecorded')), server.ping(2)]));
+    const next = server.data(ids.stdout, text('partial'));
+    h.tap.fromServer(Buffer.concat([server.data(ids.stdout, text('unrecorded')), server.ping(2), next.subarray(0, 9)]));
+    assert.equal(h.clientBytes().byteLength, before);
+    // finish() must not release what was never recorded: the refused frames nor the partial tail.
+    h.tap.finish({ kind: 'closed' });
     assert.equal(h.clientBytes().byteLength, before);
   });
 

@@ -38,7 +38,14 @@ describe('WsTap client→server (peer Test_conn_Read, re-expressed)', () => {
     assert.deepEqual(h.serverBytes(), close);
   });
 
-  test('single_read_resize_message and resize_data_frame_many', () => {
+  test('single_read_resize_message: {"width":10,"height":20} is 10 columns, 20 rows', () => {
+    const h = ws({ tty: true });
+    h.tap.fromClient(fromKubectl(4, resizeJson));
+    assert.deepEqual(h.sink.events, [{ type: 'resize', cols: 10, rows: 20 }]);
+  });
+
+  // resize_data_frame_many (the cast's r event) is in tap-cast.test.ts: it needs a CastSink.
+  test('many resizes, one read each: every one reported, in order', () => {
     const h = ws({ tty: true });
     h.tap.fromClient(fromKubectl(4, resizeJson));
     h.tap.fromClient(fromKubectl(4, text('{"Width":120,"Height":33}\n')));
@@ -48,7 +55,7 @@ describe('WsTap client→server (peer Test_conn_Read, re-expressed)', () => {
     ]);
   });
 
-  test('control_then_data_in_one_read and two resizes in one read (kubectl attach sends two back to back)', () => {
+  test('control_then_data_in_one_read and resize_data_frame_two_in_one_read (kubectl attach sends two back to back)', () => {
     const h = ws({ tty: true });
     h.tap.fromClient(Buffer.concat([encodePing(text('hb'), { mask: MASK }), fromKubectl(4, text('{"Width":101,"Height":31}\n')), fromKubectl(4, text('{"Width":100,"Height":30}\n'))]));
     assert.deepEqual(h.sink.events, [
@@ -230,7 +237,11 @@ describe('WsTap fail-closed and termination', () => {
     const h = ws();
     h.tap.fromServer(fromServer(1, text('one')));
     h.sink.refuse = true;
-    h.tap.fromServer(Buffer.concat([fromServer(1, text('two')), encodePing()]));
+    const partial = fromServer(1, text('three')).subarray(0, 4);
+    h.tap.fromServer(Buffer.concat([fromServer(1, text('two')), encodePing(), partial]));
+    assert.deepEqual(h.clientBytes(), fromServer(1, text('one')));
+    // finish() must not release what was never recorded: the refused frames nor the partial tail.
+    h.tap.finish({ kind: 'closed' });
     assert.deepEqual(h.clientBytes(), fromServer(1, text('one')));
   });
 
