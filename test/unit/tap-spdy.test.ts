@@ -7,7 +7,7 @@ import { SpdyParser } from '../../src/protocol/spdy/parser';
 import { RstStatus } from '../../src/protocol/spdy/frame';
 import { exitCodeStatus, successStatus } from '../../src/protocol/channel';
 import type { TapOptions } from '../../src/tap/events';
-import { harness, splitAt } from '../helpers/tap-harness';
+import { assertInterleavedLikeWhole, harness, interleaving, splitAt } from '../helpers/tap-harness';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const spdy = (options: Partial<Omit<TapOptions, 'sink' | 'toClient' | 'toServer'>> = {}) =>
@@ -380,24 +380,37 @@ describe('SpdyTap chunking invariance', () => {
   function session(outputs: Uint8Array[]) {
     const client = kubectlStreams(['error', 'stdin', 'stdout', 'resize']);
     const kubectl = client.encoder;
+    const resize = kubectl.data(client.ids.resize, text('{"Width":90,"Height":25}\n'));
     const clientBytes = Buffer.concat([
       client.bytes,
-      kubectl.data(client.ids.resize, text('{"Width":90,"Height":25}\n')),
+      resize,
       kubectl.data(client.ids.stdin, text('echo hi\n')),
       kubectl.ping(1),
       kubectl.data(client.ids.stdin, new Uint8Array(0), true),
     ]);
     const server = replies(Object.values(client.ids));
     const s = server.encoder;
-    const serverBytes = Buffer.concat([
+    const outputFrames = outputs.map((o) => s.data(client.ids.stdout, o));
+    const serverFrames = [
       server.bytes,
-      ...outputs.map((o) => s.data(client.ids.stdout, o)),
+      ...outputFrames,
       s.ping(1),
       s.data(client.ids.error, text(JSON.stringify(exitCodeStatus(3)))),
       ...Object.values(client.ids).map((id) => s.rstStream(id, RstStatus.CANCEL)),
       s.goaway(7),
-    ]);
-    return { clientBytes, serverBytes };
+    ];
+    const serverBytes = Buffer.concat(serverFrames);
+    // Where things are, for the interleaving test: the SYN_STREAMs, the resize, the first output,
+    // and every server frame boundary (SYN_REPLYs taken as one unit: a cut inside is mid-frame too).
+    const frameEnds = new Set<number>();
+    serverFrames.reduce((at, frame) => (frameEnds.add(at + frame.byteLength), at + frame.byteLength), 0);
+    const at = {
+      synEnd: client.bytes.byteLength,
+      resizeEnd: client.bytes.byteLength + resize.byteLength,
+      firstOutputEnd: server.bytes.byteLength + outputFrames[0].byteLength,
+      frameEnds,
+    };
+    return { clientBytes, serverBytes, at };
   }
 
   function run(clientBytes: Uint8Array, serverBytes: Uint8Array, clientCuts: number[], serverCuts: number[]) {
@@ -438,5 +451,23 @@ describe('SpdyTap chunking invariance', () => {
       ),
       { numRuns: 300, seed: 4243 },
     );
+  });
+
+  test('client and server chunks interleaved by a random schedule: output before the resize is held, some runs end mid-frame', () => {
+    const seen = { heldBeforeResize: 0, endedMidFrame: 0 };
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 2000 }), { minLength: 1, maxLength: 5 }),
+        interleaving,
+        (outputs, run) => {
+          const { at, ...bytes } = session(outputs);
+          assertInterleavedLikeWhole(() => spdy({ tty: true, recordStdin: true, firstResizeTimeoutMs: 60_000 }), { client: bytes.clientBytes, server: bytes.serverBytes, serverAfter: at.synEnd, ...at }, run, seen);
+        },
+      ),
+      { numRuns: 300, seed: 4244 },
+    );
+    // The paths this test is for were taken, not just possible.
+    assert.ok(seen.heldBeforeResize >= 30, `output arrived before the resize in ${seen.heldBeforeResize} runs`);
+    assert.ok(seen.endedMidFrame >= 30, `finish() came mid-frame in ${seen.endedMidFrame} runs`);
   });
 });

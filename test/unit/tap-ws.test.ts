@@ -7,7 +7,7 @@ import { Opcode } from '../../src/protocol/ws/frame';
 import { WsFrameParser } from '../../src/protocol/ws/parser';
 import { exitCodeStatus, successStatus } from '../../src/protocol/channel';
 import type { TapOptions } from '../../src/tap/events';
-import { harness, splitAt, type Harness } from '../helpers/tap-harness';
+import { assertInterleavedLikeWhole, harness, interleaving, splitAt, type Harness } from '../helpers/tap-harness';
 
 const MASK = new Uint8Array([1, 2, 3, 4]);
 const text = (s: string) => new TextEncoder().encode(s);
@@ -296,20 +296,19 @@ describe('WsTap fail-closed and termination', () => {
 describe('WsTap chunking invariance', () => {
   /** A plausible session: resize, stdin, pings, output in fragmented and whole messages, status, close. */
   function session(outputs: Uint8Array[], fragment: number) {
-    const client = Buffer.concat([
-      fromKubectl(4, text('{"Width":90,"Height":25}\n')),
-      fromKubectl(0, text('echo hi\n'), 3),
-      encodePing(text('p'), { mask: MASK }),
-      fromKubectl(255, new Uint8Array([0])),
-    ]);
-    const server = Buffer.concat([
-      fromServer(1, new Uint8Array(0)),
-      ...outputs.map((o, i) => fromServer(i % 3 === 2 ? 2 : 1, o, i % 2 === 0 ? fragment : undefined)),
-      encodePing(text('q')),
-      fromServer(3, text(JSON.stringify(exitCodeStatus(3)))),
-      encodeClose(1000),
-    ]);
-    return { client, server };
+    const resize = fromKubectl(4, text('{"Width":90,"Height":25}\n'));
+    const client = Buffer.concat([resize, fromKubectl(0, text('echo hi\n'), 3), encodePing(text('p'), { mask: MASK }), fromKubectl(255, new Uint8Array([0]))]);
+    const ready = fromServer(1, new Uint8Array(0));
+    const outputMessages = outputs.map((o, i) => fromServer(i % 3 === 2 ? 2 : 1, o, i % 2 === 0 ? fragment : undefined));
+    const serverMessages = [ready, ...outputMessages, encodePing(text('q')), fromServer(3, text(JSON.stringify(exitCodeStatus(3)))), encodeClose(1000)];
+    const server = Buffer.concat(serverMessages);
+    // Where things are, for the interleaving test. "Output arrived" is taken at the end of the first
+    // output message (a fragmented one carries output sooner). Only message ends are listed as frame
+    // ends, so a few cuts counted as mid-frame fall between fragments.
+    const frameEnds = new Set<number>();
+    serverMessages.reduce((at, message) => (frameEnds.add(at + message.byteLength), at + message.byteLength), 0);
+    const at = { resizeEnd: resize.byteLength, firstOutputEnd: ready.byteLength + outputMessages[0].byteLength, frameEnds };
+    return { client, server, at };
   }
 
   function run(client: Uint8Array, server: Uint8Array, clientCuts: number[], serverCuts: number[]) {
@@ -351,5 +350,24 @@ describe('WsTap chunking invariance', () => {
       ),
       { numRuns: 300, seed: 4242 },
     );
+  });
+
+  test('client and server chunks interleaved by a random schedule: output before the resize is held, some runs end mid-frame', () => {
+    const seen = { heldBeforeResize: 0, endedMidFrame: 0 };
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 2000 }), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 1, max: 200 }),
+        interleaving,
+        (outputs, fragment, run) => {
+          const { at, ...bytes } = session(outputs, fragment);
+          assertInterleavedLikeWhole(() => ws({ tty: true, recordStdin: true, firstResizeTimeoutMs: 60_000 }), { ...bytes, ...at }, run, seen);
+        },
+      ),
+      { numRuns: 300, seed: 4245 },
+    );
+    // The paths this test is for were taken, not just possible.
+    assert.ok(seen.heldBeforeResize >= 30, `output arrived before the resize in ${seen.heldBeforeResize} runs`);
+    assert.ok(seen.endedMidFrame >= 30, `finish() came mid-frame in ${seen.endedMidFrame} runs`);
   });
 });
