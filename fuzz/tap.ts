@@ -379,12 +379,15 @@ function checkTap(kind: Kind, fuzzCase: FuzzCase): void {
 
   // Client bytes go to the server unchanged, as they came, until the session ended.
   invariant(toServer.extraBytes === 0, 'bytes to the server are not the client bytes');
-  if (sink.ends[0].kind !== 'terminated') invariant(toServer.matched === client.length, 'client bytes were held back');
+  const end = sink.ends[0];
+  // Cut short: by terminate(), or by a malformed stream (which names its code).
+  const cut = end.kind === 'terminated' || end.kind === 'protocol-error';
+  invariant(end.kind !== 'protocol-error' || typeof end.code === 'string', 'a protocol-error end without a code');
+  if (!cut) invariant(toServer.matched === client.length, 'client bytes were held back');
 
   // Server bytes go to the client in order; all of them unless the session was cut or the sink refused.
-  const end = sink.ends[0];
   const refused = sink.refusals > 0;
-  if (end.kind !== 'terminated') {
+  if (!cut) {
     invariant(toClient.extraBytes === 0, 'bytes to the client are not the server bytes');
     if (!refused) invariant(toClient.matched === server.length, () => `${server.length - toClient.matched} server bytes never reached the client`);
     return;

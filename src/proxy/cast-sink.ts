@@ -94,7 +94,10 @@ export class CastSink implements TapSink {
     const writer = this.writer ?? this.begin(DEFAULT_SIZE.cols, DEFAULT_SIZE.rows);
     const t = this.elapsed();
     let lines = writer.end(t);
-    if (reason.kind !== 'closed') lines += writer.marker(t, `kubecast: session ended (${reason.kind})${reason.message ? `: ${reason.message}` : ''}`);
+    if (reason.kind !== 'closed') {
+      const kind = reason.code ? `${reason.kind} ${reason.code}` : reason.kind;
+      lines += writer.marker(t, `kubecast: session ended (${kind})${reason.message ? `: ${reason.message}` : ''}`);
+    }
     this.emit(lines);
     this.options.onEnd?.(reason);
   }

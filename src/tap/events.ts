@@ -14,6 +14,8 @@ export type EndKind =
 export interface EndReason {
   kind: EndKind;
   message?: string;
+  /** For 'protocol-error': the ProtocolError's code (e.g. `WS_BAD_LENGTH`), so callers need not parse the message. */
+  code?: string;
 }
 
 export interface TapWarning {
@@ -54,6 +56,9 @@ export interface TapOptions {
   protocol?: string;
   /** How long a TTY session's first output may wait for the first resize. Default 2000 ms. */
   firstResizeTimeoutMs?: number;
-  /** Called once on the first malformed input; the answer decides what happens next. Default: terminate. */
+  /**
+   * Called once on the first malformed input; the answer decides what happens next. Default:
+   * terminate, which ends the session with `{kind: 'protocol-error', code, message}`.
+   */
   onProtocolError?: (error: ProtocolError, direction: Direction) => ProtocolErrorPolicy;
 }

@@ -136,12 +136,7 @@ export abstract class StreamTap {
    * never recorded. The caller closes the sockets afterwards.
    */
   terminate(message: string): void {
-    if (this.state === 'ended') return;
-    const frames = this.state === 'open' ? this.terminationFrames(message) : [];
-    this.held = [];
-    this.heldBytes = 0;
-    if (frames.length > 0) this.forward(frames);
-    this.end({ kind: 'terminated', message });
+    this.endWith(message, { kind: 'terminated', message });
   }
 
   // --- for subclasses -------------------------------------------------------------------------
@@ -273,7 +268,8 @@ export abstract class StreamTap {
     const policy: ProtocolErrorPolicy = this.onProtocolError?.(error, direction) ?? 'terminate';
     const where = direction === 'client-to-server' ? 'from kubectl' : 'from the API server';
     if (policy === 'terminate') {
-      this.terminate(`kubecast: session ended: malformed stream ${where}: ${error.message}`);
+      const message = `kubecast: session ended: malformed stream ${where}: ${error.message}`;
+      this.endWith(message, { kind: 'protocol-error', code: error.code, message });
       return;
     }
     this.sink.warning({ code: error.code, message: `recording stopped: malformed stream ${where}: ${error.message}` });
@@ -288,6 +284,16 @@ export abstract class StreamTap {
     if (this.gateTimer) clearTimeout(this.gateTimer);
     this.state = 'passthrough';
     this.forward(pending.filter((view) => view.byteLength > 0));
+  }
+
+  /** terminate(), with the reason the sink gets: kubectl is told `message` either way. */
+  private endWith(message: string, reason: EndReason): void {
+    if (this.state === 'ended') return;
+    const frames = this.state === 'open' ? this.terminationFrames(message) : [];
+    this.held = [];
+    this.heldBytes = 0;
+    if (frames.length > 0) this.forward(frames);
+    this.end(reason);
   }
 
   private end(reason: EndReason): void {

@@ -106,7 +106,7 @@ describe('findings of the fuzzer', () => {
       h.tap.fromClient(Buffer.from('0000000000000001aa', 'hex')); // data frame for stream 0
     });
     const end = h.sink.events.at(-1);
-    assert.equal(end?.type === 'end' && end.reason.kind, 'terminated');
+    assert.equal(end?.type === 'end' && end.reason.kind, 'protocol-error');
     assert.doesNotThrow(() => h.tap.terminate('again'));
   });
 

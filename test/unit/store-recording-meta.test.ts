@@ -49,7 +49,8 @@ describe('recording metadata from cast bytes', () => {
     const text = readFileSync('test/fixtures/casts/v3.cast', 'utf8');
     const { summary, identity } = track(text.endsWith('\n') ? text : text + '\n');
     assert.equal(summary.duration, parseCast(text).duration);
-    assert.equal(identity.cols, 80);
+    assert.equal(identity.cols, 100);
+    assert.equal(identity.rows, 31);
   });
 
   test('duration, last size and exit code from the event lines; malformed lines skipped', () => {

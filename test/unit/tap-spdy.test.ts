@@ -7,7 +7,7 @@ import { SpdyParser } from '../../src/protocol/spdy/parser';
 import { RstStatus } from '../../src/protocol/spdy/frame';
 import { exitCodeStatus, successStatus } from '../../src/protocol/channel';
 import type { TapOptions } from '../../src/tap/events';
-import { harness, splitAt } from '../helpers/tap-harness';
+import { assertInterleavedLikeWhole, harness, interleaving, splitAt } from '../helpers/tap-harness';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const spdy = (options: Partial<Omit<TapOptions, 'sink' | 'toClient' | 'toServer'>> = {}) =>
@@ -49,12 +49,23 @@ describe('SpdyTap server→client (peer Test_Writes, re-expressed)', () => {
     assert.deepEqual(h.sink.events, []);
   });
 
-  test('the peer\'s single_write_control_frame_with_payload bytes are a malformed SYN_STREAM: typed error, not silently forwarded', () => {
+  test('single_write_control_frame_with_payload: the peer forwarded these bytes, but they are a malformed SYN_STREAM: typed error, not forwarded, nothing recorded', () => {
     const { h } = preset();
-    h.tap.fromServer(Buffer.from([0x80, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05]));
+    const bad = Buffer.from([0x80, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05]);
+    h.tap.fromServer(bad);
     const end = h.sink.events.at(-1);
-    assert.ok(end?.type === 'end' && end.reason.kind === 'terminated');
+    assert.ok(end?.type === 'end' && end.reason.kind === 'protocol-error');
+    assert.equal(end.reason.code, 'SPDY_BAD_FRAME');
     assert.match(end.reason.message ?? '', /malformed stream from the API server/);
+    assert.deepEqual(h.sink.events, [end], 'nothing recorded before the end');
+    // What reached kubectl is only the termination frames, which parse cleanly and end with GOAWAY.
+    const sent = h.clientBytes();
+    assert.equal(sent.indexOf(bad), -1, 'the bad bytes were not forwarded');
+    const parser = new SpdyParser();
+    const frames = parser.push(sent);
+    assert.equal(parser.buffered, 0);
+    assert.equal(frames.at(-1)?.type, 'goaway');
+    assert.deepEqual(Buffer.concat(frames.map((f) => f.raw)), sent);
   });
 
   test('two_writes_control_frame_with_leftover: only complete frames are forwarded, the partial tail waits', () => {
@@ -120,6 +131,29 @@ describe('SpdyTap server→client (peer Test_Writes, re-expressed)', () => {
     h.tap.fromServer(Buffer.concat([server.data(1, text('not ours')), server.data(client.ids.stdout, text('ours')), server.data(client.ids.stdout + 128, text('alias?'))]));
     assert.equal(h.sink.outputText(), 'ours');
   });
+
+  test('single_first_write_stdout_data_frame_with_payload_sess_has_terminal: after the first resize, the first output is recorded and forwarded at once', () => {
+    const h = spdy({ tty: true });
+    const client = kubectlStreams(['error', 'stdin', 'stdout', 'resize']);
+    h.tap.fromClient(Buffer.concat([client.bytes, client.encoder.data(client.ids.resize, text('{"Width":80,"Height":24}\n'))]));
+    const frame = new SpdyEncoder().data(client.ids.stdout, text('$ '));
+    h.tap.fromServer(frame);
+    assert.deepEqual(h.clientBytes(), frame);
+    assert.deepEqual(h.sink.events, [
+      { type: 'resize', cols: 80, rows: 24 },
+      { type: 'output', stream: 'stdout', data: '$ ' },
+    ]);
+  });
+
+  test('single_first_write_stdout_data_frame_with_payload_sess_does_not_have_terminal: recorded and forwarded at once, no size needed', () => {
+    const h = spdy({ tty: false });
+    const client = kubectlStreams(['error', 'stdout', 'stderr']);
+    h.tap.fromClient(client.bytes);
+    const frame = new SpdyEncoder().data(client.ids.stdout, text('out'));
+    h.tap.fromServer(frame);
+    assert.deepEqual(h.clientBytes(), frame);
+    assert.deepEqual(h.sink.events, [{ type: 'output', stream: 'stdout', data: 'out' }]);
+  });
 });
 
 describe('SpdyTap client→server (peer Test_Reads, re-expressed)', () => {
@@ -130,7 +164,14 @@ describe('SpdyTap client→server (peer Test_Reads, re-expressed)', () => {
     return { h, ids: client.ids, encoder: client.encoder };
   }
 
-  test('resize_data_frame_single_read and many resizes', () => {
+  test('resize_data_frame_single_read: {"width":10,"height":20} is 10 columns, 20 rows', () => {
+    const { h, ids, encoder } = ttySession();
+    h.tap.fromClient(encoder.data(ids.resize, text('{"width":10,"height":20}')));
+    assert.deepEqual(h.sink.events, [{ type: 'resize', cols: 10, rows: 20 }]);
+  });
+
+  // resize_data_frame_many (the cast's r event) is in tap-cast.test.ts: it needs a CastSink.
+  test('many resizes, one frame each: every one reported, in order', () => {
     const { h, ids, encoder } = ttySession();
     h.tap.fromClient(encoder.data(ids.resize, text('{"width":10,"height":20}')));
     h.tap.fromClient(encoder.data(ids.resize, text('{"Width":120,"Height":33}\n')));
@@ -140,7 +181,7 @@ describe('SpdyTap client→server (peer Test_Reads, re-expressed)', () => {
     ]);
   });
 
-  test('resize frame header and payload in separate reads', () => {
+  test('resize_data_frame_two_reads: frame header and payload in separate reads', () => {
     const { h, ids, encoder } = ttySession();
     const frame = encoder.data(ids.resize, text('{"Width":80,"Height":24}\n'));
     h.tap.fromClient(frame.subarray(0, 8));
@@ -148,7 +189,30 @@ describe('SpdyTap client→server (peer Test_Reads, re-expressed)', () => {
     assert.deepEqual(h.sink.events, [{ type: 'resize', cols: 80, rows: 24 }]);
   });
 
-  test('SYN_STREAMs delivered as tails and heads of neighbouring frames in four reads: all roles learned', () => {
+  // Test_Reads 4–6: one SYN_STREAM per read; the role it names decides what its data means.
+  test('syn_stream_ctrl_frame_stdout_single_read: server data on that stream is recorded as stdout', () => {
+    const h = spdy();
+    h.tap.fromClient(kubectlStreams(['stdout']).bytes);
+    h.tap.fromServer(new SpdyEncoder().data(1, text('o')));
+    assert.deepEqual(h.sink.events, [{ type: 'output', stream: 'stdout', data: 'o' }]);
+  });
+
+  test('syn_stream_ctrl_frame_stderr_single_read: server data on that stream is recorded as stderr', () => {
+    const h = spdy();
+    h.tap.fromClient(kubectlStreams(['stderr']).bytes);
+    h.tap.fromServer(new SpdyEncoder().data(1, text('e')));
+    assert.deepEqual(h.sink.events, [{ type: 'output', stream: 'stderr', data: 'e' }]);
+  });
+
+  test('syn_stream_ctrl_frame_resize_single_read: kubectl data on that stream is a resize', () => {
+    const h = spdy({ tty: true });
+    const client = kubectlStreams(['resize'], 3);
+    h.tap.fromClient(client.bytes);
+    h.tap.fromClient(client.encoder.data(3, text('{"Width":7,"Height":8}\n')));
+    assert.deepEqual(h.sink.events, [{ type: 'resize', cols: 7, rows: 8 }]);
+  });
+
+  test('syn_stream_ctrl_frame_resize_four_reads_with_leftover: SYN_STREAMs delivered as tails and heads of neighbouring frames; all roles learned', () => {
     const h = spdy({ tty: true });
     const client = kubectlStreams(['stdout', 'stderr', 'resize']);
     const bytes = Buffer.concat([client.bytes, client.encoder.data(client.ids.resize, text('{"Width":7,"Height":8}\n'))]);
@@ -247,16 +311,48 @@ describe('SpdyTap exit status, size gate, fail-closed and termination', () => {
 
   test('without a resize the held TTY output goes out after the bound', async () => {
     const { h, ids, server } = session(true);
-    h.tap.fromServer(server.data(ids.stdout, text('late')));
+    const before = h.clientBytes();
+    const frame = server.data(ids.stdout, text('late'));
+    h.tap.fromServer(frame);
     await new Promise((resolve) => setTimeout(resolve, 120));
     assert.equal(h.sink.outputText(), 'late');
+    assert.deepEqual(h.clientBytes(), Buffer.concat([before, frame]), 'and the frame reached the client');
+  });
+
+  test('a partial trailing frame waits; finish forwards it', () => {
+    const { h, ids, server } = session(false);
+    const before = h.clientBytes();
+    const frame = server.data(ids.stdout, text('hello'));
+    h.tap.fromServer(frame.subarray(0, 10));
+    assert.deepEqual(h.clientBytes(), before);
+    h.tap.finish({ kind: 'upstream-gone' });
+    assert.deepEqual(h.clientBytes(), Buffer.concat([before, frame.subarray(0, 10)]));
+    assert.deepEqual(h.sink.events, [{ type: 'end', reason: { kind: 'upstream-gone' } }], 'a partial frame is not recorded');
+  });
+
+  test('TTY output held by the size gate: finish releases it, recorded first, then forwarded', () => {
+    const { h, ids, server } = session(true);
+    const before = h.clientBytes();
+    const frame = server.data(ids.stdout, text('$ '));
+    h.tap.fromServer(frame);
+    assert.deepEqual(h.clientBytes(), before, 'held');
+    h.tap.finish({ kind: 'client-gone' });
+    assert.deepEqual(h.clientBytes(), Buffer.concat([before, frame]));
+    assert.deepEqual(h.sink.events, [
+      { type: 'output', stream: 'stdout', data: '$ ' },
+      { type: 'end', reason: { kind: 'client-gone' } },
+    ]);
   });
 
   test('fail-closed: once the sink refuses, nothing more reaches the client', () => {
     const { h, ids, server } = session(false);
     const before = h.clientBytes().byteLength;
     h.sink.refuse = true;
-    h.tap.fromServer(Buffer.concat([server.data(ids.stdout, text('unrecorded')), server.ping(2)]));
+    const next = server.data(ids.stdout, text('partial'));
+    h.tap.fromServer(Buffer.concat([server.data(ids.stdout, text('unrecorded')), server.ping(2), next.subarray(0, 9)]));
+    assert.equal(h.clientBytes().byteLength, before);
+    // finish() must not release what was never recorded: the refused frames nor the partial tail.
+    h.tap.finish({ kind: 'closed' });
     assert.equal(h.clientBytes().byteLength, before);
   });
 
@@ -284,24 +380,37 @@ describe('SpdyTap chunking invariance', () => {
   function session(outputs: Uint8Array[]) {
     const client = kubectlStreams(['error', 'stdin', 'stdout', 'resize']);
     const kubectl = client.encoder;
+    const resize = kubectl.data(client.ids.resize, text('{"Width":90,"Height":25}\n'));
     const clientBytes = Buffer.concat([
       client.bytes,
-      kubectl.data(client.ids.resize, text('{"Width":90,"Height":25}\n')),
+      resize,
       kubectl.data(client.ids.stdin, text('echo hi\n')),
       kubectl.ping(1),
       kubectl.data(client.ids.stdin, new Uint8Array(0), true),
     ]);
     const server = replies(Object.values(client.ids));
     const s = server.encoder;
-    const serverBytes = Buffer.concat([
+    const outputFrames = outputs.map((o) => s.data(client.ids.stdout, o));
+    const serverFrames = [
       server.bytes,
-      ...outputs.map((o) => s.data(client.ids.stdout, o)),
+      ...outputFrames,
       s.ping(1),
       s.data(client.ids.error, text(JSON.stringify(exitCodeStatus(3)))),
       ...Object.values(client.ids).map((id) => s.rstStream(id, RstStatus.CANCEL)),
       s.goaway(7),
-    ]);
-    return { clientBytes, serverBytes };
+    ];
+    const serverBytes = Buffer.concat(serverFrames);
+    // Where things are, for the interleaving test: the SYN_STREAMs, the resize, the first output,
+    // and every server frame boundary (SYN_REPLYs taken as one unit: a cut inside is mid-frame too).
+    const frameEnds = new Set<number>();
+    serverFrames.reduce((at, frame) => (frameEnds.add(at + frame.byteLength), at + frame.byteLength), 0);
+    const at = {
+      synEnd: client.bytes.byteLength,
+      resizeEnd: client.bytes.byteLength + resize.byteLength,
+      firstOutputEnd: server.bytes.byteLength + outputFrames[0].byteLength,
+      frameEnds,
+    };
+    return { clientBytes, serverBytes, at };
   }
 
   function run(clientBytes: Uint8Array, serverBytes: Uint8Array, clientCuts: number[], serverCuts: number[]) {
@@ -342,5 +451,23 @@ describe('SpdyTap chunking invariance', () => {
       ),
       { numRuns: 300, seed: 4243 },
     );
+  });
+
+  test('client and server chunks interleaved by a random schedule: output before the resize is held, some runs end mid-frame', () => {
+    const seen = { heldBeforeResize: 0, endedMidFrame: 0 };
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 2000 }), { minLength: 1, maxLength: 5 }),
+        interleaving,
+        (outputs, run) => {
+          const { at, ...bytes } = session(outputs);
+          assertInterleavedLikeWhole(() => spdy({ tty: true, recordStdin: true, firstResizeTimeoutMs: 60_000 }), { client: bytes.clientBytes, server: bytes.serverBytes, serverAfter: at.synEnd, ...at }, run, seen);
+        },
+      ),
+      { numRuns: 300, seed: 4244 },
+    );
+    // The paths this test is for were taken, not just possible.
+    assert.ok(seen.heldBeforeResize >= 30, `output arrived before the resize in ${seen.heldBeforeResize} runs`);
+    assert.ok(seen.endedMidFrame >= 30, `finish() came mid-frame in ${seen.endedMidFrame} runs`);
   });
 });

@@ -7,7 +7,7 @@ import { Opcode } from '../../src/protocol/ws/frame';
 import { WsFrameParser } from '../../src/protocol/ws/parser';
 import { exitCodeStatus, successStatus } from '../../src/protocol/channel';
 import type { TapOptions } from '../../src/tap/events';
-import { harness, splitAt, type Harness } from '../helpers/tap-harness';
+import { assertInterleavedLikeWhole, harness, interleaving, splitAt, type Harness } from '../helpers/tap-harness';
 
 const MASK = new Uint8Array([1, 2, 3, 4]);
 const text = (s: string) => new TextEncoder().encode(s);
@@ -38,7 +38,14 @@ describe('WsTap client→server (peer Test_conn_Read, re-expressed)', () => {
     assert.deepEqual(h.serverBytes(), close);
   });
 
-  test('single_read_resize_message and resize_data_frame_many', () => {
+  test('single_read_resize_message: {"width":10,"height":20} is 10 columns, 20 rows', () => {
+    const h = ws({ tty: true });
+    h.tap.fromClient(fromKubectl(4, resizeJson));
+    assert.deepEqual(h.sink.events, [{ type: 'resize', cols: 10, rows: 20 }]);
+  });
+
+  // resize_data_frame_many (the cast's r event) is in tap-cast.test.ts: it needs a CastSink.
+  test('many resizes, one read each: every one reported, in order', () => {
     const h = ws({ tty: true });
     h.tap.fromClient(fromKubectl(4, resizeJson));
     h.tap.fromClient(fromKubectl(4, text('{"Width":120,"Height":33}\n')));
@@ -48,7 +55,7 @@ describe('WsTap client→server (peer Test_conn_Read, re-expressed)', () => {
     ]);
   });
 
-  test('control_then_data_in_one_read and two resizes in one read (kubectl attach sends two back to back)', () => {
+  test('control_then_data_in_one_read and resize_data_frame_two_in_one_read (kubectl attach sends two back to back)', () => {
     const h = ws({ tty: true });
     h.tap.fromClient(Buffer.concat([encodePing(text('hb'), { mask: MASK }), fromKubectl(4, text('{"Width":101,"Height":31}\n')), fromKubectl(4, text('{"Width":100,"Height":30}\n'))]));
     assert.deepEqual(h.sink.events, [
@@ -230,7 +237,11 @@ describe('WsTap fail-closed and termination', () => {
     const h = ws();
     h.tap.fromServer(fromServer(1, text('one')));
     h.sink.refuse = true;
-    h.tap.fromServer(Buffer.concat([fromServer(1, text('two')), encodePing()]));
+    const partial = fromServer(1, text('three')).subarray(0, 4);
+    h.tap.fromServer(Buffer.concat([fromServer(1, text('two')), encodePing(), partial]));
+    assert.deepEqual(h.clientBytes(), fromServer(1, text('one')));
+    // finish() must not release what was never recorded: the refused frames nor the partial tail.
+    h.tap.finish({ kind: 'closed' });
     assert.deepEqual(h.clientBytes(), fromServer(1, text('one')));
   });
 
@@ -264,7 +275,8 @@ describe('WsTap fail-closed and termination', () => {
     h.tap.fromServer(Buffer.from([0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0])); // 64-bit length with the top bit set
     assert.equal(h.tap.ended, true);
     const end = h.sink.events.at(-1);
-    assert.ok(end?.type === 'end' && end.reason.kind === 'terminated');
+    assert.ok(end?.type === 'end' && end.reason.kind === 'protocol-error');
+    assert.equal(end.reason.code, 'WS_BAD_LENGTH');
     assert.match(end.reason.message ?? '', /malformed stream from the API server/);
   });
 
@@ -284,20 +296,19 @@ describe('WsTap fail-closed and termination', () => {
 describe('WsTap chunking invariance', () => {
   /** A plausible session: resize, stdin, pings, output in fragmented and whole messages, status, close. */
   function session(outputs: Uint8Array[], fragment: number) {
-    const client = Buffer.concat([
-      fromKubectl(4, text('{"Width":90,"Height":25}\n')),
-      fromKubectl(0, text('echo hi\n'), 3),
-      encodePing(text('p'), { mask: MASK }),
-      fromKubectl(255, new Uint8Array([0])),
-    ]);
-    const server = Buffer.concat([
-      fromServer(1, new Uint8Array(0)),
-      ...outputs.map((o, i) => fromServer(i % 3 === 2 ? 2 : 1, o, i % 2 === 0 ? fragment : undefined)),
-      encodePing(text('q')),
-      fromServer(3, text(JSON.stringify(exitCodeStatus(3)))),
-      encodeClose(1000),
-    ]);
-    return { client, server };
+    const resize = fromKubectl(4, text('{"Width":90,"Height":25}\n'));
+    const client = Buffer.concat([resize, fromKubectl(0, text('echo hi\n'), 3), encodePing(text('p'), { mask: MASK }), fromKubectl(255, new Uint8Array([0]))]);
+    const ready = fromServer(1, new Uint8Array(0));
+    const outputMessages = outputs.map((o, i) => fromServer(i % 3 === 2 ? 2 : 1, o, i % 2 === 0 ? fragment : undefined));
+    const serverMessages = [ready, ...outputMessages, encodePing(text('q')), fromServer(3, text(JSON.stringify(exitCodeStatus(3)))), encodeClose(1000)];
+    const server = Buffer.concat(serverMessages);
+    // Where things are, for the interleaving test. "Output arrived" is taken at the end of the first
+    // output message (a fragmented one carries output sooner). Only message ends are listed as frame
+    // ends, so a few cuts counted as mid-frame fall between fragments.
+    const frameEnds = new Set<number>();
+    serverMessages.reduce((at, message) => (frameEnds.add(at + message.byteLength), at + message.byteLength), 0);
+    const at = { resizeEnd: resize.byteLength, firstOutputEnd: ready.byteLength + outputMessages[0].byteLength, frameEnds };
+    return { client, server, at };
   }
 
   function run(client: Uint8Array, server: Uint8Array, clientCuts: number[], serverCuts: number[]) {
@@ -339,5 +350,24 @@ describe('WsTap chunking invariance', () => {
       ),
       { numRuns: 300, seed: 4242 },
     );
+  });
+
+  test('client and server chunks interleaved by a random schedule: output before the resize is held, some runs end mid-frame', () => {
+    const seen = { heldBeforeResize: 0, endedMidFrame: 0 };
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 2000 }), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 1, max: 200 }),
+        interleaving,
+        (outputs, fragment, run) => {
+          const { at, ...bytes } = session(outputs, fragment);
+          assertInterleavedLikeWhole(() => ws({ tty: true, recordStdin: true, firstResizeTimeoutMs: 60_000 }), { ...bytes, ...at }, run, seen);
+        },
+      ),
+      { numRuns: 300, seed: 4245 },
+    );
+    // The paths this test is for were taken, not just possible.
+    assert.ok(seen.heldBeforeResize >= 30, `output arrived before the resize in ${seen.heldBeforeResize} runs`);
+    assert.ok(seen.endedMidFrame >= 30, `finish() came mid-frame in ${seen.endedMidFrame} runs`);
   });
 });

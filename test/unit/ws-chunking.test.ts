@@ -1,16 +1,21 @@
 // Chunking invariance: however a byte stream is cut into socket reads, the parser yields the same
 // frames, the reader the same channel events, and the frames' raw bytes are exactly the input.
-// fast-check picks a random seed per run and prints it on failure; FC_SEED=<n> replays one.
+// A fixed fast-check seed, so every run checks the same cases; FC_SEED=<n> tries (or replays) another.
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { Opcode, type WsFrame } from '../../src/protocol/ws/frame';
 import { WsFrameParser } from '../../src/protocol/ws/parser';
 import { ChannelReader, type ChannelEvent } from '../../src/protocol/ws/message';
 import { encodeChannelMessage, encodeClose, encodeFrame, encodePing } from '../../src/protocol/ws/encoder';
+import { WsTap } from '../../src/tap/ws-tap';
+import { harness } from '../helpers/tap-harness';
 
-const fcSeed = process.env.FC_SEED === undefined ? {} : { seed: Number(process.env.FC_SEED) };
+const fcSeed = { seed: process.env.FC_SEED === undefined ? 20261202 : Number(process.env.FC_SEED) };
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic bytes
@@ -277,9 +282,9 @@ describe('chunking invariance (fast-check)', () => {
 describe('bulk stdin passthrough (tailscale TestBulkStdinPassthrough)', () => {
   const STDIN_BYTES = 8 * 1024 * 1024;
 
-  function bulkInput(frameSize: number): { input: Uint8Array; stdin: Uint8Array; pings: number } {
+  function bulkInput(frameSize: number, stdin?: Uint8Array): { input: Uint8Array; stdin: Uint8Array; pings: number } {
     const next = rng(frameSize);
-    const stdin = randomBytes(STDIN_BYTES, next);
+    stdin ??= randomBytes(STDIN_BYTES, next);
     const parts: Uint8Array[] = [];
     const perFrame = frameSize - 1; // the channel byte fills the frame to frameSize
     let frames = 0;
@@ -346,4 +351,30 @@ describe('bulk stdin passthrough (tailscale TestBulkStdinPassthrough)', () => {
       }
     }
   }
+
+  // TestBulkStdinPassthroughFile: the same with stdin read from a file, BULK_STDIN_FILE as in the
+  // peer; without it a generated file, so the test always runs. Through WsTap (the peer's conn).
+  const file = process.env.BULK_STDIN_FILE;
+  test(`stdin from ${file ?? 'a generated 2 MiB file'} through WsTap in 32768-byte frames, segments ≤1460: forwarded byte for byte, recorded as input`, () => {
+    const dir = file ? undefined : mkdtempSync(join(tmpdir(), 'kubecast-bulk-'));
+    try {
+      const path = file ?? join(dir!, 'stdin.bin');
+      if (!file) writeFileSync(path, randomBytes(2 * 1024 * 1024, rng(0xb01c)));
+      const { input, stdin } = bulkInput(32768, readFileSync(path));
+      const h = harness((o) => new WsTap(o), { protocol: 'v5.channel.k8s.io', recordStdin: true });
+      const next = rng(1460);
+      for (let at = 0; at < input.length; ) {
+        const end = Math.min(input.length, at + 1 + (next() % 1460));
+        h.tap.fromClient(input.subarray(at, end));
+        at = end;
+      }
+      assert.ok(h.serverBytes().equals(input), 'to the server: the input, unchanged');
+      const recorded = Buffer.from(h.sink.events.map((e) => (e.type === 'input' ? e.data : '')).join(''), 'latin1');
+      assert.ok(recorded.equals(stdin), 'recorded stdin is the file');
+      assert.deepEqual(h.sink.events.filter((e) => e.type !== 'input'), [], 'no warning, no end');
+      assert.equal(h.tap.ended, false);
+    } finally {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -285,6 +285,7 @@ describe('fuzz', () => {
     t.diagnostic(`${CASES} cases in ${Math.round(elapsed)} ms; heap growth ${Math.round(heapGrowth / 1024)} KiB`);
     t.diagnostic(`clean ${counts.ok}; parser errors ${JSON.stringify(Object.fromEntries(counts.parserErrors))}; reader errors ${JSON.stringify(Object.fromEntries(counts.readerErrors))}`);
     assert.ok(heapGrowth < 32 * 1024 * 1024, `heap grew by ${heapGrowth} bytes`);
+    assert.ok(elapsed < 60_000, `${CASES} cases took ${Math.round(elapsed)} ms`);
     // The corpus must actually reach every error and plenty of clean streams.
     for (const code of ['WS_PAYLOAD_TOO_LARGE', 'WS_BAD_LENGTH', 'WS_BAD_CONTROL_FRAME', 'WS_BAD_CLOSE_FRAME', 'WS_RSV_BITS', 'WS_MASK']) {
       assert.ok((counts.parserErrors.get(code) ?? 0) > 0, `no case reached ${code}`);
