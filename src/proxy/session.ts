@@ -202,6 +202,11 @@ function relaySession(a: RelayArgs): void {
       tty: a.exec.tty,
       write: (lines) => recording?.write(lines) ?? false,
       onWarning: (warning) => log.warn('stream warning', { code: warning.code, message: warning.message }),
+      // A malformed stream ended the tap (kubectl has been told why): close both ends now rather
+      // than wait for a client that may never hang up. Deferred: the tap is still inside its call.
+      onEnd: (reason) => {
+        if (reason.kind === 'protocol-error') queueMicrotask(() => finish(reason));
+      },
     });
     metrics.recorded.inc({ type: a.type, protocol: a.protocol });
     log.info('session recorded', { recording: recording.id, recorder: recording.recorderUrl, container: a.exec.container, command: a.exec.command, tty: a.exec.tty });

@@ -118,7 +118,7 @@ test('SIGTERM on kubecast serve with live sessions: exits 0 in time, kubectl is 
         // Every tick kubectl showed is in the recording, in order, and nothing it did not show.
         const ticks = (text: string) => text.split(/\r?\n/).filter((line) => /^tick-\d+$/.test(line));
         const recorded = ticks(cast.events.filter((e) => e.code === 'o').map((e) => e.data).join(''));
-        const shown = ticks(await printed.get(item.protocol)!);
+        const shown = ticks(await printed.get(item.protocol ?? '')!);
         assert.ok(shown.length >= 3, `${item.id}: kubectl showed ticks`);
         assert.deepEqual(recorded, shown, `${item.id}: the recording holds exactly what kubectl showed`);
       }
