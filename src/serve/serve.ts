@@ -1,5 +1,6 @@
 // `kubecast serve`: the local cluster, the recorder and the proxy together, as the desktop app
 // runs them. Everything listens on loopback unless told otherwise.
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalCluster } from '../localcluster';
@@ -223,7 +224,7 @@ export async function startServe(requested: ServeOptions): Promise<ServeHandle> 
         host: listen.host,
         port: listen.port,
         token: consoleToken,
-        rendererDir: options.rendererDir ?? join(__dirname, 'renderer'),
+        rendererDir: options.rendererDir ?? defaultRendererDir(),
         logger: log,
         backend: {
           library,
@@ -262,6 +263,15 @@ export async function startServe(requested: ServeOptions): Promise<ServeHandle> 
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * The built renderer. The core is bundled into dist/cli.js (renderer in dist/renderer) and into
+ * dist/electron/main.js (renderer one level up); under tsx it runs from src/serve.
+ */
+export function defaultRendererDir(here: string = __dirname): string {
+  const candidates = [join(here, 'renderer'), join(here, '..', 'renderer'), join(here, '..', '..', 'dist', 'renderer')];
+  return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? candidates[0];
 }
 
 declare const KUBECAST_VERSION: string;
