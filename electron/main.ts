@@ -267,7 +267,8 @@ async function start(): Promise<void> {
   const dataDir = dataDirFromArgv(process.argv);
   let started: DesktopCore;
   try {
-    started = await startServe({ dataDir, upstream: 'local', logger: createLogger() });
+    // No upstream or policy here: like `kubecast serve`, the core takes them from saved settings.
+    started = await startServe({ dataDir, logger: createLogger() });
   } catch (err) {
     dialog.showErrorBox('kubecast could not start', `${err instanceof Error ? err.message : String(err)}\n\nData folder: ${dataDir}`);
     app.exit(1);
