@@ -12,6 +12,7 @@ import type { LiveChange, LiveHub } from '../src/live/hub';
 import type { LiveSession } from '../src/live/messages';
 import { createLogger } from '../src/util/log';
 import { defaultDataDir } from '../src/util/paths';
+import { kubectlExecCommand } from '../src/util/shell';
 import { trayIcon, windowIcon } from './icons';
 import { CHANNELS } from './ipc';
 
@@ -51,12 +52,8 @@ function castArgs(argv: string[]): string[] {
   return argv.filter((arg) => arg.toLowerCase().endsWith('.cast') && !arg.startsWith('-'));
 }
 
-function shellQuote(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
 function kubectlCommand(): string {
-  return core ? `kubectl --kubeconfig ${shellQuote(core.kubeconfigPath)} exec -it shell -- sh` : '';
+  return core ? kubectlExecCommand(core.kubeconfigPath) : '';
 }
 
 function isFromConsole(frameUrl: string | undefined): boolean {

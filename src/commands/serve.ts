@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { defaultDataDir } from '../util/paths';
 import { createLogger } from '../util/log';
+import { kubectlExecCommand } from '../util/shell';
 import { startServe, type ServeHandle, type ServeOptions } from '../serve/serve';
 import { CliError, parseCommand, type Command } from './command';
 import { parseListen, parseRecorderUrls, parseSeconds } from './options';
@@ -105,7 +106,7 @@ export const serve: Command = async (argv) => {
         `  recordings: ${resolve(dataDir, 'recordings')}`,
         '',
         'Try it:',
-        `  kubectl --kubeconfig ${handle.kubeconfigPath} exec -it shell -- sh`,
+        `  ${kubectlExecCommand(handle.kubeconfigPath)}`,
         '',
       ].join('\n'),
     );

@@ -16,6 +16,7 @@ import { RecordingStore } from '../store/store';
 import { newToken } from '../util/secret';
 import { loadOrCreateTls } from '../util/tls';
 import { silentLogger, type Logger } from '../util/log';
+import { kubectlExecCommand } from '../util/shell';
 import { writeKubeconfig } from './kubeconfig';
 import { persistentToken } from './secrets';
 import { Library, progressPrinter } from '../store/library';
@@ -184,7 +185,7 @@ export async function startServe(requested: ServeOptions): Promise<ServeHandle> 
       retainDays: current.retainDays,
       dataDir,
       kubeconfigPath,
-      kubectlCommand: `kubectl --kubeconfig ${kubeconfigPath} exec -it shell -- sh`,
+      kubectlCommand: kubectlExecCommand(kubeconfigPath),
       localCluster: upstream.kind === 'local',
       live: live.list().filter((s) => s.endedAt === null).length,
       version: KUBECAST_VERSION_TEXT,
