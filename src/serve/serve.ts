@@ -21,6 +21,7 @@ import { writeKubeconfig } from './kubeconfig';
 import { persistentToken } from './secrets';
 import { Library, progressPrinter } from '../store/library';
 import { LiveHub } from '../live/hub';
+import { loggedFanOut } from '../live/fanout';
 import { ConsoleServer } from '../console/server';
 import type { ConsoleSettings, ConsoleStatus, SettingsResult } from '../console/types';
 import { listContexts } from '../proxy/upstream';
@@ -130,7 +131,7 @@ export async function startServe(requested: ServeOptions): Promise<ServeHandle> 
       port: options.recorderListen?.port ?? 0,
       store: new RecordingStore(dataDir),
       token: recorderToken,
-      observer: fanOut([library, live, ...(options.observers ?? [])]),
+      observer: loggedFanOut(log.child({ component: 'recorder' }), [library, live, ...(options.observers ?? [])]),
       logger: log,
     });
     const recorderUrl = await recorder.start();
@@ -277,23 +278,3 @@ export function defaultRendererDir(here: string = __dirname): string {
 
 declare const KUBECAST_VERSION: string;
 const KUBECAST_VERSION_TEXT = typeof KUBECAST_VERSION === 'string' ? KUBECAST_VERSION : 'dev';
-
-/** One observer that forwards to several; one failing observer never breaks ingestion. */
-export function fanOut(observers: IngestObserver[]): IngestObserver | undefined {
-  if (observers.length === 0) return undefined;
-  if (observers.length === 1) return observers[0];
-  const each = (fn: (o: IngestObserver) => void) => {
-    for (const observer of observers) {
-      try {
-        fn(observer);
-      } catch {
-        // An observer's bug must not stop the recording from being stored.
-      }
-    }
-  };
-  return {
-    started: (recording) => each((o) => o.started(recording)),
-    lines: (id, lines) => each((o) => o.lines(id, lines)),
-    ended: (id, outcome) => each((o) => o.ended(id, outcome)),
-  };
-}
