@@ -5,7 +5,7 @@ import { createLogger } from '../util/log';
 import { kubectlExecCommand } from '../util/shell';
 import { startServe, type ServeHandle, type ServeOptions } from '../serve/serve';
 import { CliError, parseCommand, type Command } from './command';
-import { parseListen, parseRecorderUrls, parseSeconds } from './options';
+import { isLoopback, parseListen, parseRecorderUrls, parseSeconds } from './options';
 
 export { startServe, type ServeHandle, type ServeOptions };
 
@@ -68,6 +68,9 @@ export const serve: Command = async (argv) => {
   const v = parsed.values;
   const { readFile } = await import('node:fs/promises');
   const dataDir = resolve(v.data ?? defaultDataDir());
+  const consoleListen = parseListen(v['console-listen'], '--console-listen');
+  // Checked before anything starts; the console server refuses it too.
+  if (!isLoopback(consoleListen.host)) throw new CliError(`--console-listen: the console is loopback-only (plain HTTP, recordings behind one token); ${consoleListen.host} is not a loopback address`);
   const logger = createLogger();
   const handle = await startServe({
     dataDir,
@@ -76,7 +79,7 @@ export const serve: Command = async (argv) => {
     proxyListen: parseListen(v['proxy-listen'], '--proxy-listen'),
     recorderListen: parseListen(v['recorder-listen'], '--recorder-listen'),
     localListen: parseListen(v['local-listen'], '--local-listen'),
-    consoleListen: parseListen(v['console-listen'], '--console-listen'),
+    consoleListen,
     retainDays: v['retain-days'] === undefined ? undefined : parseDays(v['retain-days']),
     recorders: parseRecorderUrls(v.recorder),
     recorderToken: v['recorder-token'] ? (await readFile(v['recorder-token'], 'utf8')).trim() : undefined,

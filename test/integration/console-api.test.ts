@@ -5,10 +5,12 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { KUBECTL_PROFILES } from '../helpers/kubectl';
-import { CLI } from '../helpers/kubecast';
+import { CLI, tempDir } from '../helpers/kubecast';
 import { consoleRequest } from '../helpers/console-client';
 import { withServe } from '../helpers/serve-fixture';
 import { parseCast } from '../../src/cast';
+import { ConsoleListenError, ConsoleServer, type ConsoleBackend } from '../../src/console/server';
+import { createLogger } from '../../src/util/log';
 
 const profile = KUBECTL_PROFILES.find((p) => p.version === '1.33')!;
 
@@ -118,6 +120,36 @@ describe('console API', () => {
       assert.match(String(page.headers['set-cookie']), /HttpOnly; SameSite=Strict/);
       assert.equal(page.headers.location, '/');
     });
+  });
+
+  test('a malformed percent-escape in a page path is a 400, not a 500 with an error in the log', async () => {
+    const logged: string[] = [];
+    const logger = createLogger({ level: 'error', write: (line) => logged.push(line) });
+    await withServe({ logger }, async (fx) => {
+      const consoleUrl = fx.handle.urls.console!;
+      for (const path of ['/%zz', '/assets/%E0%A4%A', '/%']) {
+        const answer = await consoleRequest(consoleUrl, path);
+        assert.equal(answer.status, 400, `${path}: ${answer.body}`);
+        assert.deepEqual(answer.json(), { error: 'bad path' });
+      }
+      assert.equal((await consoleRequest(consoleUrl, '/healthz')).status, 200, 'still serving');
+    });
+    assert.deepEqual(logged, [], 'nothing logged as an internal error');
+  });
+
+  test('the console refuses a non-loopback listen address before it listens; kubecast serve says so', async () => {
+    const server = new ConsoleServer({ host: '0.0.0.0', port: 0, token: 't', rendererDir: '/nonexistent', backend: {} as ConsoleBackend });
+    await assert.rejects(server.start(), ConsoleListenError);
+    const data = tempDir('console-listen');
+    try {
+      const cli = spawnSync(process.execPath, [CLI, 'serve', '--data', data.path, '--console-listen', '0.0.0.0:0', '--json'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, KUBECAST_LOG_LEVEL: 'error' } });
+      assert.equal(cli.status, 2, cli.stderr);
+      assert.equal(cli.stdout, '', 'no ready line');
+      assert.match(cli.stderr, /^kubecast: --console-listen: the console is loopback-only .*0\.0\.0\.0 is not a loopback address/);
+      assert.deepEqual(readdirSync(data.path), [], 'refused before anything started');
+    } finally {
+      data.cleanup();
+    }
   });
 
   test('deleting needs the token and removes file and index entry', async () => {
