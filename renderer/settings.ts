@@ -198,16 +198,19 @@ export class SettingsView {
     this.status.textContent = 'Saving…';
     try {
       const answer = await api.saveSettings(result.settings);
+      if (answer.error) {
+        // The server refuses the whole change: nothing was saved and the running settings stand.
+        this.status.className = 'form-status error';
+        this.status.textContent = `Not saved, nothing changed: ${answer.error}`;
+        return;
+      }
       this.loaded = result.settings;
       this.status.className = `form-status ${answer.restartRequired ? 'warn' : 'ok'}`;
-      this.status.textContent = answer.error
-        ? `Saved, but not applied: ${answer.error}`
-        : answer.restartRequired
-          ? 'Saved. Some changes take effect after a restart of kubecast.'
-          : answer.applied
-            ? 'Saved and applied: the next session uses these settings.'
-            : 'Saved.';
-      if (answer.error) this.status.className = 'form-status error';
+      this.status.textContent = answer.restartRequired
+        ? 'Saved. The new data folder is used after kubecast restarts; the rest applies to the next session.'
+        : answer.applied
+          ? 'Saved and applied: the next session uses these settings.'
+          : 'Saved.';
       this.callbacks.onSaved();
     } catch (err) {
       this.status.className = 'form-status error';

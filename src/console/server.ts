@@ -218,10 +218,12 @@ export class ConsoleServer {
     if (route[0] === 'events' && route.length === 1 && method === 'GET') return this.events(req, res);
     if (route[0] === 'status' && route.length === 1 && method === 'GET') return sendJson(res, 200, this.options.backend.status());
     if (route[0] === 'contexts' && route.length === 1 && method === 'GET') {
-      const items = await this.options.backend.contexts().catch((err: unknown) => {
-        throw new HttpError(200, err instanceof Error ? err.message : String(err));
-      });
-      return sendJson(res, 200, { items });
+      // An unreadable kubeconfig is not a failed request: the panel lists nothing and says why.
+      try {
+        return sendJson(res, 200, { items: await this.options.backend.contexts() });
+      } catch (err) {
+        return sendJson(res, 200, { items: [], error: err instanceof Error ? err.message : String(err) });
+      }
     }
     if (route[0] === 'settings' && route.length === 1) {
       if (method === 'GET') return sendJson(res, 200, this.options.backend.settings());

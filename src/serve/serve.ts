@@ -194,16 +194,19 @@ export async function startServe(requested: ServeOptions): Promise<ServeHandle> 
     const applySettings = async (update: Partial<ConsoleSettings>): Promise<SettingsResult> => {
       let restartRequired = false;
       const next = { ...current, ...update };
+      // Everything that can fail comes first, so a refused change leaves nothing applied or saved.
+      let nextUpstream = upstream;
       try {
         if (update.upstream !== undefined && update.upstream !== current.upstream) {
           const localNow = update.upstream === 'local' ? await startLocal() : local;
-          upstream = await resolveUpstream(update.upstream, { kubeconfig: options.kubeconfig, local: localNow });
+          nextUpstream = await resolveUpstream(update.upstream, { kubeconfig: options.kubeconfig, local: localNow });
         }
-        if (update.retainDays !== undefined && update.retainDays !== current.retainDays) library.setRetention(update.retainDays);
         if (update.dataDir !== undefined && update.dataDir !== dataDir) restartRequired = true;
       } catch (err) {
         return { applied: false, restartRequired: false, error: err instanceof Error ? err.message : String(err) };
       }
+      upstream = nextUpstream;
+      if (update.retainDays !== undefined && update.retainDays !== current.retainDays) library.setRetention(update.retainDays);
       // New sessions pick these up; sessions in progress keep what they started with.
       proxy.settings = {
         ...proxy.settings,

@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KUBECTL_PROFILES } from '../helpers/kubectl';
 import { CLI, tempDir } from '../helpers/kubecast';
@@ -149,6 +149,41 @@ describe('console API', () => {
       assert.deepEqual(readdirSync(data.path), [], 'refused before anything started');
     } finally {
       data.cleanup();
+    }
+  });
+
+  test('an unreadable kubeconfig gives contexts {items: [], error}; a refused settings change is neither applied nor saved', async () => {
+    const dir = tempDir('bad-kubeconfig');
+    const kubeconfig = join(dir.path, 'config');
+    writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\ncontexts: [unclosed\n');
+    try {
+      await withServe({ kubeconfig }, async (fx) => {
+        const consoleUrl = fx.handle.urls.console!;
+        const contexts = await consoleRequest(consoleUrl, '/api/contexts');
+        assert.equal(contexts.status, 200);
+        const body = contexts.json<{ items: unknown[]; error?: string }>();
+        assert.deepEqual(body.items, []);
+        assert.ok(typeof body.error === 'string' && body.error.length > 0, contexts.body);
+
+        const before = (await consoleRequest(consoleUrl, '/api/settings')).json();
+        const put = await consoleRequest(consoleUrl, '/api/settings', {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ upstream: 'context:no-such-context', policy: 'fail-open', retainDays: 3 }),
+        });
+        assert.equal(put.status, 200);
+        const result = put.json<{ applied: boolean; error?: string }>();
+        assert.equal(result.applied, false);
+        assert.ok(result.error, put.body);
+        assert.deepEqual((await consoleRequest(consoleUrl, '/api/settings')).json(), before, 'nothing changed');
+        const status = (await consoleRequest(consoleUrl, '/api/status')).json<{ upstream: { kind: string }; policy: string; retainDays: number | null }>();
+        assert.equal(status.upstream.kind, 'local');
+        assert.equal(status.policy, 'fail-closed');
+        assert.equal(fx.handle.proxy.settings.policy, 'fail-closed', 'the proxy kept its policy');
+        assert.equal(existsSync(join(fx.dataDir, 'settings.json')), false, 'nothing saved');
+      });
+    } finally {
+      dir.cleanup();
     }
   });
 
