@@ -130,7 +130,7 @@ export class SettingsView {
         h('label', { class: 'field' }, h('span', { text: 'Keep recordings for (days)' }), retain),
         h('p', { class: 'hint', attrs: { id: 'retain-hint' }, text: 'Empty: keep them forever. Older recordings are deleted in the background.' }),
         h('label', { class: 'field' }, h('span', { text: 'Data folder' }), dataDir),
-        h('p', { class: 'hint', attrs: { id: 'data-hint' }, text: 'Recordings, the index, keys and the kubeconfig live here. Changing it needs a restart.' }),
+        h('p', { class: 'hint', attrs: { id: 'data-hint' }, text: 'Recordings, the index, keys and the kubeconfig live here. A new folder is used after kubecast restarts; recordings made so far stay in the old one.' }),
       ),
       h('div', { class: 'form-actions' }, h('button', { class: 'primary', attrs: { type: 'submit' }, text: 'Save' }), h('button', { attrs: { type: 'button' }, text: 'Revert', on: { click: () => this.loaded && this.render(this.loaded) } }), this.status),
     );

@@ -1,6 +1,6 @@
 // `kubecast serve`: everything the desktop app runs, headless.
 import { resolve } from 'node:path';
-import { defaultDataDir } from '../util/paths';
+import { resolveDataFolder } from '../util/paths';
 import { createLogger } from '../util/log';
 import { kubectlExecCommand } from '../util/shell';
 import { startServe, type ServeHandle, type ServeOptions } from '../serve/serve';
@@ -38,7 +38,7 @@ const spec = {
     json: { type: 'boolean' },
   },
   help: [
-    '--data DIR                 data folder (default: the platform app-data folder + /kubecast)',
+    '--data DIR                 data folder (default: the one chosen in Settings, else the platform app-data folder + /kubecast)',
     '--upstream SPEC            local (default) | current | context:NAME | http(s) URL',
     '--kubeconfig FILE          kubeconfig for current/context:NAME, and credentials for a URL upstream',
     '--proxy-listen HOST:PORT   the proxy kubectl talks to (https; default 127.0.0.1:0 = any free port)',
@@ -67,13 +67,14 @@ export const serve: Command = async (argv) => {
   if (!parsed) return 0;
   const v = parsed.values;
   const { readFile } = await import('node:fs/promises');
-  const dataDir = resolve(v.data ?? defaultDataDir());
+  const { dataDir, pointer } = resolveDataFolder(v.data);
   const consoleListen = parseListen(v['console-listen'], '--console-listen');
   // Checked before anything starts; the console server refuses it too.
   if (!isLoopback(consoleListen.host)) throw new CliError(`--console-listen: the console is loopback-only (plain HTTP, recordings behind one token); ${consoleListen.host} is not a loopback address`);
   const logger = createLogger();
   const handle = await startServe({
     dataDir,
+    dataFolderPointer: pointer,
     upstream: v.upstream,
     kubeconfig: v.kubeconfig,
     proxyListen: parseListen(v['proxy-listen'], '--proxy-listen'),

@@ -2,7 +2,7 @@
 // runs them. Everything listens on loopback unless told otherwise.
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { LocalCluster } from '../localcluster';
 import { ProxyMetrics } from '../proxy/metrics';
 import { ProxyServer } from '../proxy/server';
@@ -17,6 +17,7 @@ import { newToken } from '../util/secret';
 import { loadOrCreateTls } from '../util/tls';
 import { silentLogger, type Logger } from '../util/log';
 import { kubectlExecCommand } from '../util/shell';
+import { writeDataFolderPointer } from '../util/paths';
 import { writeKubeconfig } from './kubeconfig';
 import { persistentToken } from './secrets';
 import { Library, progressPrinter } from '../store/library';
@@ -34,6 +35,11 @@ export interface ListenAddress {
 
 export interface ServeOptions {
   dataDir: string;
+  /**
+   * The pointer file (outside any data folder) that names the data folder for the next start; when
+   * absent (the folder came from --data or KUBECAST_DATA) Settings cannot change the folder.
+   */
+  dataFolderPointer?: string;
   /** local | current | context:NAME | URL; default: saved settings, else local. */
   upstream?: string;
   kubeconfig?: string;
@@ -191,6 +197,13 @@ export async function startServe(requested: ServeOptions): Promise<ServeHandle> 
       live: live.list().filter((s) => s.endedAt === null).length,
       version: KUBECAST_VERSION_TEXT,
     });
+    /** Makes `folder` the data folder of the next start (it must be usable now, not at restart). */
+    const repointDataFolder = async (folder: string): Promise<void> => {
+      const pointer = options.dataFolderPointer;
+      if (!pointer) throw new Error(`the data folder was given on the command line (--data or KUBECAST_DATA): change it there (it is ${dataDir})`);
+      await mkdir(folder, { recursive: true, mode: 0o700 });
+      writeDataFolderPointer(pointer, folder);
+    };
     const applySettings = async (update: Partial<ConsoleSettings>): Promise<SettingsResult> => {
       let restartRequired = false;
       const next = { ...current, ...update };
@@ -201,7 +214,12 @@ export async function startServe(requested: ServeOptions): Promise<ServeHandle> 
           const localNow = update.upstream === 'local' ? await startLocal() : local;
           nextUpstream = await resolveUpstream(update.upstream, { kubeconfig: options.kubeconfig, local: localNow });
         }
-        if (update.dataDir !== undefined && update.dataDir !== dataDir) restartRequired = true;
+        if (update.dataDir !== undefined) {
+          if (!isAbsolute(update.dataDir)) throw new Error(`the data folder must be an absolute path, not ${JSON.stringify(update.dataDir)}`);
+          next.dataDir = resolve(update.dataDir);
+        }
+        if (next.dataDir !== current.dataDir) await repointDataFolder(next.dataDir);
+        restartRequired = next.dataDir !== dataDir;
       } catch (err) {
         return { applied: false, restartRequired: false, error: err instanceof Error ? err.message : String(err) };
       }
@@ -216,7 +234,9 @@ export async function startServe(requested: ServeOptions): Promise<ServeHandle> 
         recordStdin: next.recordStdin,
       };
       current = next;
-      await saveSettings(dataDir, { ...next, dataDir: next.dataDir });
+      await saveSettings(dataDir, next);
+      // The new folder starts with these settings, unless it is a data folder with its own.
+      if (next.dataDir !== dataDir && !existsSync(join(next.dataDir, 'settings.json'))) await saveSettings(next.dataDir, next);
       log.info('settings applied', { upstream: upstream.label, policy: next.policy, recorders: next.recorders, recordStdin: next.recordStdin, retainDays: next.retainDays });
       return { applied: true, restartRequired };
     };
