@@ -2,7 +2,7 @@
 // runs them. Everything listens on loopback unless told otherwise.
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import { LocalCluster } from '../localcluster';
 import { ProxyMetrics } from '../proxy/metrics';
 import { ProxyServer } from '../proxy/server';
@@ -295,7 +295,10 @@ export async function startServe(requested: ServeOptions): Promise<ServeHandle> 
  * dist/electron/main.js (renderer one level up); under tsx it runs from src/serve.
  */
 export function defaultRendererDir(here: string = __dirname): string {
-  const candidates = [join(here, 'renderer'), join(here, '..', 'renderer'), join(here, '..', '..', 'dist', 'renderer')];
+  const candidates = [join(here, 'renderer')];
+  // Only from those two places: one level up from dist/ would be the unbuilt renderer/ sources.
+  if (basename(here) === 'electron') candidates.push(join(here, '..', 'renderer'));
+  if (basename(here) === 'serve') candidates.push(join(here, '..', '..', 'dist', 'renderer'));
   return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? candidates[0];
 }
 

@@ -14,12 +14,16 @@ test('the renderer is found next to dist/cli.js, above dist/electron/main.js and
     mkdirSync(join(root, 'dist', 'electron'));
     mkdirSync(join(root, 'src', 'serve'), { recursive: true });
     writeFileSync(join(renderer, 'index.html'), '<!doctype html>');
+    // The renderer/ sources beside dist/ are never served in place of the build.
+    mkdirSync(join(root, 'renderer'));
+    writeFileSync(join(root, 'renderer', 'index.html'), '<!doctype html><script src="main.ts">');
     assert.equal(defaultRendererDir(join(root, 'dist')), renderer);
     assert.equal(defaultRendererDir(join(root, 'dist', 'electron')), renderer);
     assert.equal(defaultRendererDir(join(root, 'src', 'serve')), renderer);
     // Nothing built: the first candidate, where the console then serves its placeholder page.
     rmSync(join(renderer, 'index.html'));
     assert.equal(defaultRendererDir(join(root, 'dist', 'electron')), join(root, 'dist', 'electron', 'renderer'));
+    assert.equal(defaultRendererDir(join(root, 'dist')), renderer, 'dist/cli.js: not the sources one level up');
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
