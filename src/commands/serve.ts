@@ -42,7 +42,7 @@ const spec = {
     '--upstream SPEC            local (default) | current | context:NAME | http(s) URL',
     '--kubeconfig FILE          kubeconfig for current/context:NAME, and credentials for a URL upstream',
     '--proxy-listen HOST:PORT   the proxy kubectl talks to (https; default 127.0.0.1:0 = any free port)',
-    '--recorder-listen HOST:PORT, --console-listen HOST:PORT, --local-listen HOST:PORT',
+    '--recorder-listen HOST:PORT, --console-listen HOST:PORT (loopback only), --local-listen HOST:PORT',
     '--recorder URL             send recordings to this recorder (repeatable; tried in order) instead of the embedded one',
     '--recorder-token FILE      bearer token for --recorder URLs',
     '--fail-closed              a session that cannot be recorded does not run (default)',
