@@ -5,13 +5,14 @@
 
 import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeTheme, Notification, session, shell, Tray, type MenuItemConstructorOptions } from 'electron';
 import { readFile, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { startServe } from '../src/commands/serve';
 import { CONSOLE_COOKIE, CONTENT_SECURITY_POLICY } from '../src/console/server';
 import type { LiveChange, LiveHub } from '../src/live/hub';
 import type { LiveSession } from '../src/live/messages';
 import { createLogger } from '../src/util/log';
-import { defaultDataDir } from '../src/util/paths';
+import { resolveDataFolder, type DataFolder } from '../src/util/paths';
+import { kubectlExecCommand } from '../src/util/shell';
 import { trayIcon, windowIcon } from './icons';
 import { CHANNELS } from './ipc';
 
@@ -38,25 +39,21 @@ let liveSessions: LiveSession[] = [];
 let quitting = false;
 const pendingFiles: string[] = [];
 
-/** `--data DIR` / `--data=DIR`, else KUBECAST_DATA or the platform folder (as `kubecast serve`). */
-function dataDirFromArgv(argv: string[]): string {
+/** `--data DIR` / `--data=DIR`, else KUBECAST_DATA, the folder chosen in Settings or the platform folder (as `kubecast serve`). */
+function dataFolderFromArgv(argv: string[]): DataFolder {
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--data' && argv[i + 1]) return resolve(argv[i + 1]);
-    if (argv[i].startsWith('--data=')) return resolve(argv[i].slice('--data='.length));
+    if (argv[i] === '--data' && argv[i + 1]) return resolveDataFolder(argv[i + 1]);
+    if (argv[i].startsWith('--data=')) return resolveDataFolder(argv[i].slice('--data='.length));
   }
-  return resolve(defaultDataDir());
+  return resolveDataFolder(undefined);
 }
 
 function castArgs(argv: string[]): string[] {
   return argv.filter((arg) => arg.toLowerCase().endsWith('.cast') && !arg.startsWith('-'));
 }
 
-function shellQuote(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
 function kubectlCommand(): string {
-  return core ? `kubectl --kubeconfig ${shellQuote(core.kubeconfigPath)} exec -it shell -- sh` : '';
+  return core ? kubectlExecCommand(core.kubeconfigPath) : '';
 }
 
 function isFromConsole(frameUrl: string | undefined): boolean {
@@ -264,10 +261,11 @@ async function createWindow(): Promise<void> {
 }
 
 async function start(): Promise<void> {
-  const dataDir = dataDirFromArgv(process.argv);
+  const { dataDir, pointer } = dataFolderFromArgv(process.argv);
   let started: DesktopCore;
   try {
-    started = await startServe({ dataDir, upstream: 'local', logger: createLogger() });
+    // No upstream or policy here: like `kubecast serve`, the core takes them from saved settings.
+    started = await startServe({ dataDir, dataFolderPointer: pointer, logger: createLogger() });
   } catch (err) {
     dialog.showErrorBox('kubecast could not start', `${err instanceof Error ? err.message : String(err)}\n\nData folder: ${dataDir}`);
     app.exit(1);

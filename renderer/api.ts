@@ -248,7 +248,10 @@ export const api = {
   },
 
   async contexts(): Promise<KubeContext[]> {
-    return items(await getJson('/api/contexts'), '/api/contexts', (item) =>
+    const value = await getJson('/api/contexts');
+    // The server answers { items: [], error } when the kubeconfig cannot be read: show its reason.
+    if (isRecord(value) && typeof value.error === 'string' && value.error !== '') throw new ApiError(200, value.error);
+    return items(value, '/api/contexts', (item) =>
       isRecord(item) && typeof item.name === 'string'
         ? { name: item.name, cluster: str(item.cluster), user: str(item.user), server: str(item.server) }
         : null,

@@ -130,7 +130,7 @@ export class SettingsView {
         h('label', { class: 'field' }, h('span', { text: 'Keep recordings for (days)' }), retain),
         h('p', { class: 'hint', attrs: { id: 'retain-hint' }, text: 'Empty: keep them forever. Older recordings are deleted in the background.' }),
         h('label', { class: 'field' }, h('span', { text: 'Data folder' }), dataDir),
-        h('p', { class: 'hint', attrs: { id: 'data-hint' }, text: 'Recordings, the index, keys and the kubeconfig live here. Changing it needs a restart.' }),
+        h('p', { class: 'hint', attrs: { id: 'data-hint' }, text: 'Recordings, the index, keys and the kubeconfig live here. A new folder is used after kubecast restarts; recordings made so far stay in the old one.' }),
       ),
       h('div', { class: 'form-actions' }, h('button', { class: 'primary', attrs: { type: 'submit' }, text: 'Save' }), h('button', { attrs: { type: 'button' }, text: 'Revert', on: { click: () => this.loaded && this.render(this.loaded) } }), this.status),
     );
@@ -198,16 +198,19 @@ export class SettingsView {
     this.status.textContent = 'Saving…';
     try {
       const answer = await api.saveSettings(result.settings);
+      if (answer.error) {
+        // The server refuses the whole change: nothing was saved and the running settings stand.
+        this.status.className = 'form-status error';
+        this.status.textContent = `Not saved, nothing changed: ${answer.error}`;
+        return;
+      }
       this.loaded = result.settings;
       this.status.className = `form-status ${answer.restartRequired ? 'warn' : 'ok'}`;
-      this.status.textContent = answer.error
-        ? `Saved, but not applied: ${answer.error}`
-        : answer.restartRequired
-          ? 'Saved. Some changes take effect after a restart of kubecast.'
-          : answer.applied
-            ? 'Saved and applied: the next session uses these settings.'
-            : 'Saved.';
-      if (answer.error) this.status.className = 'form-status error';
+      this.status.textContent = answer.restartRequired
+        ? 'Saved. The new data folder is used after kubecast restarts; the rest applies to the next session.'
+        : answer.applied
+          ? 'Saved and applied: the next session uses these settings.'
+          : 'Saved.';
       this.callbacks.onSaved();
     } catch (err) {
       this.status.className = 'form-status error';

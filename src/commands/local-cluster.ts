@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { LocalCluster, ListenPolicyError, localClusterKubeconfig, parseTokenFile, PodsFileError, TlsSetupError } from '../localcluster';
 import { createLogger } from '../util/log';
 import { defaultDataDir } from '../util/paths';
+import { kubectlExecCommand } from '../util/shell';
 import { CliError, parseCommand, type Command } from './command';
 
 const spec = {
@@ -110,7 +111,7 @@ export const localCluster: Command = async (argv) => {
       [
         `Local cluster listening on ${info.url}. Its pods are local processes running as ${safeUserName()}, not isolated containers.`,
         ...(token === undefined ? [] : ['Every request must carry the token: the kubeconfig has it, and the CA that verifies the https certificate.']),
-        `Try: kubectl --kubeconfig ${kubeconfig} exec -it shell -- sh`,
+        `Try: ${kubectlExecCommand(kubeconfig)}`,
         'Press Ctrl-C to stop it (every process it started is stopped too).',
         '',
       ].join('\n'),

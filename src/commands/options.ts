@@ -35,6 +35,4 @@ export function parseRecorderUrls(values: string[] | undefined): string[] {
   });
 }
 
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
+export { isLoopbackHost as isLoopback } from '../util/loopback';

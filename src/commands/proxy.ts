@@ -8,6 +8,7 @@ import { writeKubeconfig } from '../serve/kubeconfig';
 import { persistentToken } from '../serve/secrets';
 import { createLogger } from '../util/log';
 import { defaultDataDir } from '../util/paths';
+import { shellQuote } from '../util/shell';
 import { loadOrCreateTls } from '../util/tls';
 import { startMetricsServer } from '../util/metrics-server';
 
@@ -90,7 +91,7 @@ export const proxy: Command = async (argv) => {
   const kubeconfigPath = join(dataDir, 'kubeconfig');
   await writeKubeconfig(kubeconfigPath, { server: url.replace('://0.0.0.0:', '://127.0.0.1:'), token, ca: tls.ca });
   if (v.json) process.stdout.write(JSON.stringify({ proxy: url, kubeconfig: kubeconfigPath, data: dataDir, metrics: metrics?.url ?? null }) + '\n');
-  else process.stdout.write(`kubecast proxy on ${url} in front of ${upstream.label}; kubectl --kubeconfig ${kubeconfigPath} …\n`);
+  else process.stdout.write(`kubecast proxy on ${url} in front of ${upstream.label}; kubectl --kubeconfig ${shellQuote(kubeconfigPath)} …\n`);
   await new Promise<void>((done) => {
     process.once('SIGINT', done);
     process.once('SIGTERM', done);

@@ -1,10 +1,11 @@
 // `kubecast serve`: everything the desktop app runs, headless.
 import { resolve } from 'node:path';
-import { defaultDataDir } from '../util/paths';
+import { resolveDataFolder } from '../util/paths';
 import { createLogger } from '../util/log';
+import { kubectlExecCommand } from '../util/shell';
 import { startServe, type ServeHandle, type ServeOptions } from '../serve/serve';
 import { CliError, parseCommand, type Command } from './command';
-import { parseListen, parseRecorderUrls, parseSeconds } from './options';
+import { isLoopback, parseListen, parseRecorderUrls, parseSeconds } from './options';
 
 export { startServe, type ServeHandle, type ServeOptions };
 
@@ -37,11 +38,11 @@ const spec = {
     json: { type: 'boolean' },
   },
   help: [
-    '--data DIR                 data folder (default: the platform app-data folder + /kubecast)',
+    '--data DIR                 data folder (default: the one chosen in Settings, else the platform app-data folder + /kubecast)',
     '--upstream SPEC            local (default) | current | context:NAME | http(s) URL',
     '--kubeconfig FILE          kubeconfig for current/context:NAME, and credentials for a URL upstream',
     '--proxy-listen HOST:PORT   the proxy kubectl talks to (https; default 127.0.0.1:0 = any free port)',
-    '--recorder-listen HOST:PORT, --console-listen HOST:PORT, --local-listen HOST:PORT',
+    '--recorder-listen HOST:PORT, --console-listen HOST:PORT (loopback only), --local-listen HOST:PORT',
     '--recorder URL             send recordings to this recorder (repeatable; tried in order) instead of the embedded one',
     '--recorder-token FILE      bearer token for --recorder URLs',
     '--fail-closed              a session that cannot be recorded does not run (default)',
@@ -66,16 +67,20 @@ export const serve: Command = async (argv) => {
   if (!parsed) return 0;
   const v = parsed.values;
   const { readFile } = await import('node:fs/promises');
-  const dataDir = resolve(v.data ?? defaultDataDir());
+  const { dataDir, pointer } = resolveDataFolder(v.data);
+  const consoleListen = parseListen(v['console-listen'], '--console-listen');
+  // Checked before anything starts; the console server refuses it too.
+  if (!isLoopback(consoleListen.host)) throw new CliError(`--console-listen: the console is loopback-only (plain HTTP, recordings behind one token); ${consoleListen.host} is not a loopback address`);
   const logger = createLogger();
   const handle = await startServe({
     dataDir,
+    dataFolderPointer: pointer,
     upstream: v.upstream,
     kubeconfig: v.kubeconfig,
     proxyListen: parseListen(v['proxy-listen'], '--proxy-listen'),
     recorderListen: parseListen(v['recorder-listen'], '--recorder-listen'),
     localListen: parseListen(v['local-listen'], '--local-listen'),
-    consoleListen: parseListen(v['console-listen'], '--console-listen'),
+    consoleListen,
     retainDays: v['retain-days'] === undefined ? undefined : parseDays(v['retain-days']),
     recorders: parseRecorderUrls(v.recorder),
     recorderToken: v['recorder-token'] ? (await readFile(v['recorder-token'], 'utf8')).trim() : undefined,
@@ -105,7 +110,7 @@ export const serve: Command = async (argv) => {
         `  recordings: ${resolve(dataDir, 'recordings')}`,
         '',
         'Try it:',
-        `  kubectl --kubeconfig ${handle.kubeconfigPath} exec -it shell -- sh`,
+        `  ${kubectlExecCommand(handle.kubeconfigPath)}`,
         '',
       ].join('\n'),
     );

@@ -16,6 +16,7 @@ import { playerIndex } from '../store/seek-index';
 import { isRecordingId } from '../util/ids';
 import { silentLogger, type Logger } from '../util/log';
 import { sameSecret } from '../util/secret';
+import { isLoopbackHost } from '../util/loopback';
 import type { ConsoleSettings, ConsoleStatus, ContextInfo, SettingsResult } from './types';
 
 export interface ConsoleBackend {
@@ -67,6 +68,14 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json',
 };
 
+/** The console was asked to listen on a non-loopback address. */
+export class ConsoleListenError extends Error {
+  constructor(host: string) {
+    super(`the console listens on loopback only (plain HTTP, recordings behind one token); ${host} is not a loopback address: use 127.0.0.1 or localhost`);
+    this.name = 'ConsoleListenError';
+  }
+}
+
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -96,6 +105,8 @@ export class ConsoleServer {
   }
 
   async start(): Promise<string> {
+    // Plain HTTP with recordings behind one token: loopback only, by contract (DESIGN.md).
+    if (!isLoopbackHost(this.options.host)) throw new ConsoleListenError(this.options.host);
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.options.port, this.options.host, () => resolve());
@@ -174,7 +185,7 @@ export class ConsoleServer {
     if (!match) return false;
     const name = match[1];
     const port = match[2] === undefined ? 80 : Number(match[2]);
-    const loopbackName = name === 'localhost' || name === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(name) || name === this.options.host;
+    const loopbackName = name === 'localhost' || name === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(name);
     return loopbackName && port === this.port;
   }
 
@@ -207,10 +218,12 @@ export class ConsoleServer {
     if (route[0] === 'events' && route.length === 1 && method === 'GET') return this.events(req, res);
     if (route[0] === 'status' && route.length === 1 && method === 'GET') return sendJson(res, 200, this.options.backend.status());
     if (route[0] === 'contexts' && route.length === 1 && method === 'GET') {
-      const items = await this.options.backend.contexts().catch((err: unknown) => {
-        throw new HttpError(200, err instanceof Error ? err.message : String(err));
-      });
-      return sendJson(res, 200, { items });
+      // An unreadable kubeconfig is not a failed request: the panel lists nothing and says why.
+      try {
+        return sendJson(res, 200, { items: await this.options.backend.contexts() });
+      } catch (err) {
+        return sendJson(res, 200, { items: [], error: err instanceof Error ? err.message : String(err) });
+      }
     }
     if (route[0] === 'settings' && route.length === 1) {
       if (method === 'GET') return sendJson(res, 200, this.options.backend.settings());
@@ -346,7 +359,14 @@ export class ConsoleServer {
 
   private async staticFile(res: ServerResponse, path: string): Promise<void> {
     const root = this.options.rendererDir;
-    const relative = path === '/' ? 'index.html' : decodeURIComponent(path).replace(/^\/+/, '');
+    let relative = 'index.html';
+    if (path !== '/') {
+      try {
+        relative = decodeURIComponent(path).replace(/^\/+/, '');
+      } catch {
+        throw new HttpError(400, 'bad path'); // a malformed escape such as %zz
+      }
+    }
     const file = normalize(join(root, relative));
     if (!file.startsWith(normalize(root) + sep)) throw new HttpError(404, 'not found');
     const target = existsSync(file) && statSync(file).isFile() ? file : join(root, 'index.html');

@@ -4,9 +4,12 @@
 import type { IngestedRecording, IngestObserver, IngestOutcome } from '../recorder/ingest';
 import { createLogger, type Logger } from '../util/log';
 
-let fallbackLogger: Logger | undefined;
-
 export function fanOutObservers(...observers: Array<IngestObserver | undefined>): IngestObserver {
+  return loggedFanOut(createLogger({ fields: { component: 'recorder' } }), observers);
+}
+
+/** The same, reporting failures to the caller's logger (serve's, so they land with its other logs). */
+export function loggedFanOut(logger: Logger, observers: Array<IngestObserver | undefined>): IngestObserver {
   const all = observers.filter((observer): observer is IngestObserver => observer !== undefined);
   // One report per observer: one that fails on every line would otherwise flood the log.
   const reported = new Set<IngestObserver>();
@@ -17,8 +20,7 @@ export function fanOutObservers(...observers: Array<IngestObserver | undefined>)
       } catch (err) {
         if (reported.has(observer)) continue;
         reported.add(observer);
-        fallbackLogger ??= createLogger({ fields: { component: 'recorder' } });
-        fallbackLogger.error('an ingest observer failed', { observer: observer.constructor.name, error: err instanceof Error ? err : String(err) });
+        logger.error('an ingest observer failed', { observer: observer.constructor.name, error: err instanceof Error ? err : String(err) });
       }
     }
   };

@@ -2,7 +2,7 @@
 // (its pods run commands as the OS user running kubecast, so an open port is a remote shell) and
 // travels over TLS.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { isIPv4, isIPv6 } from 'node:net';
+import { isLoopbackHost } from '../util/loopback';
 
 /** Constant-time check of `Authorization: Bearer <token>`; always true when no token is configured. */
 export function bearerAuthorized(header: string | undefined, token: string | undefined): boolean {
@@ -16,13 +16,7 @@ export function bearerAuthorized(header: string | undefined, token: string | und
   return timingSafeEqual(given, expected);
 }
 
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h === 'ip6-localhost') return true;
-  if (isIPv4(h)) return h.startsWith('127.');
-  if (isIPv6(h)) return h === '::1' || /^::ffff:127\./.test(h);
-  return false;
-}
+export { isLoopbackHost };
 
 export class ListenPolicyError extends Error {
   constructor(message: string) {

@@ -1,7 +1,8 @@
 // `kubecast serve`: the local cluster, the recorder and the proxy together, as the desktop app
 // runs them. Everything listens on loopback unless told otherwise.
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import { LocalCluster } from '../localcluster';
 import { ProxyMetrics } from '../proxy/metrics';
 import { ProxyServer } from '../proxy/server';
@@ -15,10 +16,13 @@ import { RecordingStore } from '../store/store';
 import { newToken } from '../util/secret';
 import { loadOrCreateTls } from '../util/tls';
 import { silentLogger, type Logger } from '../util/log';
+import { kubectlExecCommand } from '../util/shell';
+import { writeDataFolderPointer } from '../util/paths';
 import { writeKubeconfig } from './kubeconfig';
 import { persistentToken } from './secrets';
 import { Library, progressPrinter } from '../store/library';
 import { LiveHub } from '../live/hub';
+import { loggedFanOut } from '../live/fanout';
 import { ConsoleServer } from '../console/server';
 import type { ConsoleSettings, ConsoleStatus, SettingsResult } from '../console/types';
 import { listContexts } from '../proxy/upstream';
@@ -31,6 +35,11 @@ export interface ListenAddress {
 
 export interface ServeOptions {
   dataDir: string;
+  /**
+   * The pointer file (outside any data folder) that names the data folder for the next start; when
+   * absent (the folder came from --data or KUBECAST_DATA) Settings cannot change the folder.
+   */
+  dataFolderPointer?: string;
   /** local | current | context:NAME | URL; default: saved settings, else local. */
   upstream?: string;
   kubeconfig?: string;
@@ -128,7 +137,7 @@ export async function startServe(requested: ServeOptions): Promise<ServeHandle> 
       port: options.recorderListen?.port ?? 0,
       store: new RecordingStore(dataDir),
       token: recorderToken,
-      observer: fanOut([library, live, ...(options.observers ?? [])]),
+      observer: loggedFanOut(log.child({ component: 'recorder' }), [library, live, ...(options.observers ?? [])]),
       logger: log,
     });
     const recorderUrl = await recorder.start();
@@ -183,24 +192,39 @@ export async function startServe(requested: ServeOptions): Promise<ServeHandle> 
       retainDays: current.retainDays,
       dataDir,
       kubeconfigPath,
-      kubectlCommand: `kubectl --kubeconfig ${kubeconfigPath} exec -it shell -- sh`,
+      kubectlCommand: kubectlExecCommand(kubeconfigPath),
       localCluster: upstream.kind === 'local',
       live: live.list().filter((s) => s.endedAt === null).length,
       version: KUBECAST_VERSION_TEXT,
     });
+    /** Makes `folder` the data folder of the next start (it must be usable now, not at restart). */
+    const repointDataFolder = async (folder: string): Promise<void> => {
+      const pointer = options.dataFolderPointer;
+      if (!pointer) throw new Error(`the data folder was given on the command line (--data or KUBECAST_DATA): change it there (it is ${dataDir})`);
+      await mkdir(folder, { recursive: true, mode: 0o700 });
+      writeDataFolderPointer(pointer, folder);
+    };
     const applySettings = async (update: Partial<ConsoleSettings>): Promise<SettingsResult> => {
       let restartRequired = false;
       const next = { ...current, ...update };
+      // Everything that can fail comes first, so a refused change leaves nothing applied or saved.
+      let nextUpstream = upstream;
       try {
         if (update.upstream !== undefined && update.upstream !== current.upstream) {
           const localNow = update.upstream === 'local' ? await startLocal() : local;
-          upstream = await resolveUpstream(update.upstream, { kubeconfig: options.kubeconfig, local: localNow });
+          nextUpstream = await resolveUpstream(update.upstream, { kubeconfig: options.kubeconfig, local: localNow });
         }
-        if (update.retainDays !== undefined && update.retainDays !== current.retainDays) library.setRetention(update.retainDays);
-        if (update.dataDir !== undefined && update.dataDir !== dataDir) restartRequired = true;
+        if (update.dataDir !== undefined) {
+          if (!isAbsolute(update.dataDir)) throw new Error(`the data folder must be an absolute path, not ${JSON.stringify(update.dataDir)}`);
+          next.dataDir = resolve(update.dataDir);
+        }
+        if (next.dataDir !== current.dataDir) await repointDataFolder(next.dataDir);
+        restartRequired = next.dataDir !== dataDir;
       } catch (err) {
         return { applied: false, restartRequired: false, error: err instanceof Error ? err.message : String(err) };
       }
+      upstream = nextUpstream;
+      if (update.retainDays !== undefined && update.retainDays !== current.retainDays) library.setRetention(update.retainDays);
       // New sessions pick these up; sessions in progress keep what they started with.
       proxy.settings = {
         ...proxy.settings,
@@ -210,7 +234,9 @@ export async function startServe(requested: ServeOptions): Promise<ServeHandle> 
         recordStdin: next.recordStdin,
       };
       current = next;
-      await saveSettings(dataDir, { ...next, dataDir: next.dataDir });
+      await saveSettings(dataDir, next);
+      // The new folder starts with these settings, unless it is a data folder with its own.
+      if (next.dataDir !== dataDir && !existsSync(join(next.dataDir, 'settings.json'))) await saveSettings(next.dataDir, next);
       log.info('settings applied', { upstream: upstream.label, policy: next.policy, recorders: next.recorders, recordStdin: next.recordStdin, retainDays: next.retainDays });
       return { applied: true, restartRequired };
     };
@@ -223,7 +249,7 @@ export async function startServe(requested: ServeOptions): Promise<ServeHandle> 
         host: listen.host,
         port: listen.port,
         token: consoleToken,
-        rendererDir: options.rendererDir ?? join(__dirname, 'renderer'),
+        rendererDir: options.rendererDir ?? defaultRendererDir(),
         logger: log,
         backend: {
           library,
@@ -264,25 +290,17 @@ export async function startServe(requested: ServeOptions): Promise<ServeHandle> 
   }
 }
 
+/**
+ * The built renderer. The core is bundled into dist/cli.js (renderer in dist/renderer) and into
+ * dist/electron/main.js (renderer one level up); under tsx it runs from src/serve.
+ */
+export function defaultRendererDir(here: string = __dirname): string {
+  const candidates = [join(here, 'renderer')];
+  // Only from those two places: one level up from dist/ would be the unbuilt renderer/ sources.
+  if (basename(here) === 'electron') candidates.push(join(here, '..', 'renderer'));
+  if (basename(here) === 'serve') candidates.push(join(here, '..', '..', 'dist', 'renderer'));
+  return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? candidates[0];
+}
+
 declare const KUBECAST_VERSION: string;
 const KUBECAST_VERSION_TEXT = typeof KUBECAST_VERSION === 'string' ? KUBECAST_VERSION : 'dev';
-
-/** One observer that forwards to several; one failing observer never breaks ingestion. */
-export function fanOut(observers: IngestObserver[]): IngestObserver | undefined {
-  if (observers.length === 0) return undefined;
-  if (observers.length === 1) return observers[0];
-  const each = (fn: (o: IngestObserver) => void) => {
-    for (const observer of observers) {
-      try {
-        fn(observer);
-      } catch {
-        // An observer's bug must not stop the recording from being stored.
-      }
-    }
-  };
-  return {
-    started: (recording) => each((o) => o.started(recording)),
-    lines: (id, lines) => each((o) => o.lines(id, lines)),
-    ended: (id, outcome) => each((o) => o.ended(id, outcome)),
-  };
-}

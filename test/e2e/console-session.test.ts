@@ -22,6 +22,7 @@ import {
   type ConsoleBrowser,
   type ServeUrls,
 } from './console-harness';
+import { shellQuote } from '../../src/util/shell';
 
 let serve: Child<ServeUrls>;
 let ui: ConsoleBrowser;
@@ -67,7 +68,7 @@ test('a kubectl session is followed live, listed, replayed, searched and never t
   // Empty state first: the exact kubectl command to start with.
   await page.waitForSelector('.home-view .command-text');
   const shown = (await page.textContent('.home-view .command-text')) ?? '';
-  assert.match(shown, /kubectl --kubeconfig .*kubeconfig/, 'the empty state teaches the kubectl command');
+  assert.equal(shown.trim(), `kubectl --kubeconfig ${shellQuote(serve.info.kubeconfig)} exec -it shell -- sh`, 'the empty state teaches the exact kubectl command');
 
   const term = kubectl.terminal(['exec', '-it', 'shell', '--', 'sh'], { cols: 100, rows: 30 });
   try {

@@ -76,3 +76,18 @@ test('switching the upstream in Settings sends the next session to the other clu
     sandbox.cleanup();
   }
 });
+
+test('a refused change says it was not saved, and the panel keeps the running settings', async () => {
+  const { page } = ui;
+  await page.click('.status-text');
+  await page.waitForSelector('.settings-form fieldset');
+  const field = page.locator('input[name="dataDir"]');
+  const running = await field.inputValue();
+  // serve was started with --data, so the folder cannot be changed from Settings.
+  await field.fill(`${running}-elsewhere`);
+  await page.getByRole('button', { name: 'Save' }).click();
+  await eventually(async () => /^Not saved, nothing changed: .*--data/.test((await page.textContent('.form-status')) ?? ''), 10_000, async () => `status: ${await page.textContent('.form-status')}`);
+  assert.doesNotMatch((await page.textContent('.form-status')) ?? '', /Saved,/);
+  const settings = await page.evaluate(async () => (await (await fetch('/api/settings')).json()) as { dataDir: string });
+  assert.equal(settings.dataDir, running, 'nothing changed on the server');
+});

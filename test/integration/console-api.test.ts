@@ -2,13 +2,15 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KUBECTL_PROFILES } from '../helpers/kubectl';
-import { CLI } from '../helpers/kubecast';
+import { CLI, tempDir } from '../helpers/kubecast';
 import { consoleRequest } from '../helpers/console-client';
 import { withServe } from '../helpers/serve-fixture';
 import { parseCast } from '../../src/cast';
+import { ConsoleListenError, ConsoleServer, type ConsoleBackend } from '../../src/console/server';
+import { createLogger } from '../../src/util/log';
 
 const profile = KUBECTL_PROFILES.find((p) => p.version === '1.33')!;
 
@@ -118,6 +120,71 @@ describe('console API', () => {
       assert.match(String(page.headers['set-cookie']), /HttpOnly; SameSite=Strict/);
       assert.equal(page.headers.location, '/');
     });
+  });
+
+  test('a malformed percent-escape in a page path is a 400, not a 500 with an error in the log', async () => {
+    const logged: string[] = [];
+    const logger = createLogger({ level: 'error', write: (line) => logged.push(line) });
+    await withServe({ logger }, async (fx) => {
+      const consoleUrl = fx.handle.urls.console!;
+      for (const path of ['/%zz', '/assets/%E0%A4%A', '/%']) {
+        const answer = await consoleRequest(consoleUrl, path);
+        assert.equal(answer.status, 400, `${path}: ${answer.body}`);
+        assert.deepEqual(answer.json(), { error: 'bad path' });
+      }
+      assert.equal((await consoleRequest(consoleUrl, '/healthz')).status, 200, 'still serving');
+    });
+    assert.deepEqual(logged, [], 'nothing logged as an internal error');
+  });
+
+  test('the console refuses a non-loopback listen address before it listens; kubecast serve says so', async () => {
+    const server = new ConsoleServer({ host: '0.0.0.0', port: 0, token: 't', rendererDir: '/nonexistent', backend: {} as ConsoleBackend });
+    await assert.rejects(server.start(), ConsoleListenError);
+    const data = tempDir('console-listen');
+    try {
+      const cli = spawnSync(process.execPath, [CLI, 'serve', '--data', data.path, '--console-listen', '0.0.0.0:0', '--json'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, KUBECAST_LOG_LEVEL: 'error' } });
+      assert.equal(cli.status, 2, cli.stderr);
+      assert.equal(cli.stdout, '', 'no ready line');
+      assert.match(cli.stderr, /^kubecast: --console-listen: the console is loopback-only .*0\.0\.0\.0 is not a loopback address/);
+      assert.deepEqual(readdirSync(data.path), [], 'refused before anything started');
+    } finally {
+      data.cleanup();
+    }
+  });
+
+  test('an unreadable kubeconfig gives contexts {items: [], error}; a refused settings change is neither applied nor saved', async () => {
+    const dir = tempDir('bad-kubeconfig');
+    const kubeconfig = join(dir.path, 'config');
+    writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\ncontexts: [unclosed\n');
+    try {
+      await withServe({ kubeconfig }, async (fx) => {
+        const consoleUrl = fx.handle.urls.console!;
+        const contexts = await consoleRequest(consoleUrl, '/api/contexts');
+        assert.equal(contexts.status, 200);
+        const body = contexts.json<{ items: unknown[]; error?: string }>();
+        assert.deepEqual(body.items, []);
+        assert.ok(typeof body.error === 'string' && body.error.length > 0, contexts.body);
+
+        const before = (await consoleRequest(consoleUrl, '/api/settings')).json();
+        const put = await consoleRequest(consoleUrl, '/api/settings', {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ upstream: 'context:no-such-context', policy: 'fail-open', retainDays: 3 }),
+        });
+        assert.equal(put.status, 200);
+        const result = put.json<{ applied: boolean; error?: string }>();
+        assert.equal(result.applied, false);
+        assert.ok(result.error, put.body);
+        assert.deepEqual((await consoleRequest(consoleUrl, '/api/settings')).json(), before, 'nothing changed');
+        const status = (await consoleRequest(consoleUrl, '/api/status')).json<{ upstream: { kind: string }; policy: string; retainDays: number | null }>();
+        assert.equal(status.upstream.kind, 'local');
+        assert.equal(status.policy, 'fail-closed');
+        assert.equal(fx.handle.proxy.settings.policy, 'fail-closed', 'the proxy kept its policy');
+        assert.equal(existsSync(join(fx.dataDir, 'settings.json')), false, 'nothing saved');
+      });
+    } finally {
+      dir.cleanup();
+    }
   });
 
   test('deleting needs the token and removes file and index entry', async () => {

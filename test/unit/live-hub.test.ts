@@ -4,8 +4,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LiveHub } from '../../src/live/hub';
-import { fanOutObservers } from '../../src/live/fanout';
+import { fanOutObservers, loggedFanOut } from '../../src/live/fanout';
 import type { IngestObserver } from '../../src/recorder/ingest';
+import { createLogger } from '../../src/util/log';
 import type { LiveEndMessage, LiveMessage, LiveSnapshotMessage } from '../../src/live/messages';
 import {
   ID,
@@ -576,5 +577,23 @@ describe('fanOutObservers', () => {
       process.stderr.write = stderr;
     }
     assert.deepEqual(calls, ['a:started:r', 'b:started:r', 'a:lines:[1,"o","x"]', 'b:lines:[1,"o","x"]', 'a:ended:true', 'b:ended:true']);
+  });
+
+  test('a failing observer is logged once to the given logger, with its error', () => {
+    const logged: Array<Record<string, unknown>> = [];
+    const logger = createLogger({ level: 'debug', write: (line) => logged.push(JSON.parse(line) as Record<string, unknown>) });
+    const fails = (): never => {
+      throw new Error('observer broke');
+    };
+    const seen: string[] = [];
+    const observer = loggedFanOut(logger, [{ started: fails, lines: fails, ended: fails }, { started: () => seen.push('started'), lines: () => seen.push('lines'), ended: () => seen.push('ended') }]);
+    observer.started({ id: 'r', path: '/p', header: {}, resumed: false });
+    observer.lines('r', Buffer.from('[1,"o","x"]\n'));
+    observer.ended('r', { complete: true, bytes: 1 });
+    assert.deepEqual(seen, ['started', 'lines', 'ended']);
+    assert.equal(logged.length, 1, JSON.stringify(logged));
+    assert.equal(logged[0].level, 'error');
+    assert.equal(logged[0].msg, 'an ingest observer failed');
+    assert.equal(logged[0].error, 'observer broke');
   });
 });
