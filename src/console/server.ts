@@ -257,7 +257,7 @@ export class ConsoleServer {
       if (route.length === 4 && route[2] === 'segments' && method === 'GET') return this.seekSegment(res, id, route[3]);
       if (route.length === 3 && route[2] === 'text' && method === 'GET') {
         if (!library.castPath(id)) throw new HttpError(404, 'no such recording');
-        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-disposition': `inline; filename="${id}.txt"` });
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-disposition': `inline; filename="kubecast-${id}.txt"` });
         await library.writeTranscript(id, (text) => {
           // Respect backpressure on big transcripts.
           if (!res.write(text)) return new Promise<void>((resolve) => res.once('drain', () => resolve()));
@@ -278,7 +278,7 @@ export class ConsoleServer {
       'content-type': 'application/x-asciicast',
       'cache-control': 'no-store',
       'accept-ranges': 'bytes',
-      'content-disposition': `attachment; filename="${id}.cast"`,
+      'content-disposition': `attachment; filename="kubecast-${id}.cast"`,
     };
     const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
     if (range && (range[1] !== '' || range[2] !== '')) {

@@ -285,14 +285,14 @@ test('a library recording: details, and .cast / .txt downloads', async () => {
 
   // Downloads: the .cast is the file the API serves, the .txt the rendered transcript.
   const [castDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download the recording (.cast)' }).click()]);
-  assert.ok(castDownload.suggestedFilename().endsWith(`${replayId}.cast`), castDownload.suggestedFilename());
+  assert.ok(castDownload.suggestedFilename() === `kubecast-${replayId}.cast`, castDownload.suggestedFilename());
   const cast = readFileSync((await castDownload.path())!, 'utf8');
   const served = await consoleRequest(serve.info.console, `/api/recordings/${replayId}/cast`);
   assert.equal(served.status, 200);
   assert.equal(cast, served.body, 'the downloaded .cast equals GET /api/recordings/ID/cast');
   assert.equal(cast, replayText, 'and the file on disk');
   const [textDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download the transcript (.txt)' }).click()]);
-  assert.ok(textDownload.suggestedFilename().endsWith(`${replayId}.txt`), textDownload.suggestedFilename());
+  assert.ok(textDownload.suggestedFilename() === `kubecast-${replayId}.txt`, textDownload.suggestedFilename());
   const transcript = readFileSync((await textDownload.path())!, 'utf8');
   for (const line of ['clock 0.25', 'clock 10.00 zebrafish', 'after the pause 84.00']) assert.ok(transcript.includes(line), `the transcript lacks ${line}`);
   assert.doesNotMatch(transcript, /\[\d/, 'the transcript is text, not cast lines');
