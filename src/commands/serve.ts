@@ -3,8 +3,8 @@ import { resolve } from 'node:path';
 import { defaultDataDir } from '../util/paths';
 import { createLogger } from '../util/log';
 import { startServe, type ServeHandle, type ServeOptions } from '../serve/serve';
-import { CliError, parseCommand, type Command } from './command';
-import { parseListen, parseRecorderUrls, parseSeconds } from './options';
+import { parseCommand, type Command } from './command';
+import { parseListen, parseRecorderUrls, parseRetainDays, parseSeconds } from './options';
 
 export { startServe, type ServeHandle, type ServeOptions };
 
@@ -54,13 +54,6 @@ const spec = {
   ],
 } as const;
 
-function parseDays(value: string): number | null {
-  if (value === '0' || value === 'off') return null;
-  const days = Number(value);
-  if (!Number.isInteger(days) || days < 1 || days > 36500) throw new CliError(`--retain-days: expected a whole number of days, got ${JSON.stringify(value)}`);
-  return days;
-}
-
 export const serve: Command = async (argv) => {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return 0;
@@ -76,7 +69,7 @@ export const serve: Command = async (argv) => {
     recorderListen: parseListen(v['recorder-listen'], '--recorder-listen'),
     localListen: parseListen(v['local-listen'], '--local-listen'),
     consoleListen: parseListen(v['console-listen'], '--console-listen'),
-    retainDays: v['retain-days'] === undefined ? undefined : parseDays(v['retain-days']),
+    retainDays: parseRetainDays(v['retain-days']),
     recorders: parseRecorderUrls(v.recorder),
     recorderToken: v['recorder-token'] ? (await readFile(v['recorder-token'], 'utf8')).trim() : undefined,
     policy: v['fail-open'] ? 'fail-open' : v['fail-closed'] ? 'fail-closed' : undefined,
