@@ -152,6 +152,11 @@ export interface LibraryOptions {
   searchCapChars?: number;
   /** Seek indexes of long recordings (seek-index.ts): size threshold, keyframe interval. */
   seekIndex?: SeekIndexOptions;
+  /**
+   * A query found the index damaged (SQLITE_CORRUPT): move it aside and rebuild it from the cast
+   * files. Refused while another process owns the index.
+   */
+  rebuildDamaged?: string;
 }
 
 /** A query the caller got wrong (bad cursor, bad date): the API answers 400. */
@@ -241,14 +246,22 @@ export class Library implements IngestObserver {
       lock = WriterLock.acquire(lockPath);
       if (!lock) throw new Error(`another kubecast process is already serving the data folder ${dataDir}`);
     }
+    let db: DatabaseHandle | undefined;
+    let library: Library | undefined;
     try {
-      const ownerAlive = role === 'reader' && existsSync(lockPath) && WriterLock.isHeld(lockPath);
+      const ownerAlive = role === 'reader' && Library.serverRunningIn(dataDir);
+      if (ownerAlive && options.rebuildDamaged !== undefined) {
+        throw new Error(`the recordings index of ${dataDir} is damaged (${options.rebuildDamaged}); the kubecast process serving this folder rebuilds it when restarted`);
+      }
       // A reader must not move the index aside under a live writer: it only repairs an ownerless one.
-      const { db, fresh } = ownerAlive
+      // Readers skip the deep check (it reads the whole file on every `ls`); damage it would have
+      // found shows up as SQLITE_CORRUPT on a query instead, and the CLI reopens with rebuildDamaged.
+      let fresh: boolean;
+      ({ db, fresh } = ownerAlive
         ? openIndexAsReader(join(dataDir, INDEX_FILE))
-        : await openIndex(join(dataDir, INDEX_FILE), { logger, deepCheck: role === 'writer' });
+        : await openIndex(join(dataDir, INDEX_FILE), { logger, deepCheck: role === 'writer', knownDamaged: options.rebuildDamaged }));
       const manifest = await Manifest.open(dataDir, { create: role === 'writer' });
-      const library = new Library(dataDir, db, manifest, lock, options);
+      library = new Library(dataDir, db, manifest, lock, options);
       if (fresh) logger.info('building the recordings index from the cast files', { dataDir });
       if (!ownerAlive) await library.reconcile();
       if (role === 'writer') {
@@ -258,9 +271,21 @@ export class Library implements IngestObserver {
       }
       return library;
     } catch (err) {
+      if (library) {
+        // Nothing may touch the database after this (a queued flush would log errors forever).
+        library.stopping = library.closed = true;
+        clearTimeout(library.flushTimer);
+      }
+      db?.close();
       lock?.release();
       throw err;
     }
+  }
+
+  /** Does a process own (serve) the library of `dataDir` right now? */
+  static serverRunningIn(dataDir: string): boolean {
+    const path = join(dataDir, LOCK_FILE);
+    return existsSync(path) && WriterLock.isHeld(path);
   }
 
   get role(): 'writer' | 'reader' {
@@ -1035,8 +1060,7 @@ export class Library implements IngestObserver {
     if (this.lock) return true;
     const now = Date.now();
     if (this.writerSeen && now - this.writerSeen.at < WRITER_CHECK_MS) return this.writerSeen.alive;
-    const path = join(this.dataDir, LOCK_FILE);
-    const alive = existsSync(path) && WriterLock.isHeld(path);
+    const alive = Library.serverRunningIn(this.dataDir);
     this.writerSeen = { at: now, alive };
     return alive;
   }
