@@ -33,7 +33,7 @@ import {
   type RecordingRow,
   type SearchState,
 } from './index-db';
-import { hashFile, judge, Manifest, type ManifestRecord, type VerifyResult } from './integrity';
+import { hashFile, Manifest, type ManifestRecord, type VerifyResult } from './integrity';
 import { recordingsDir } from './paths';
 import { EventTracker, identityFromHeader, type EventSummary, type RecordingIdentity } from './recording-meta';
 import { DEFAULT_SEARCH_CAP_CHARS } from './search-feed';
@@ -475,7 +475,7 @@ export class Library implements IngestObserver {
     if (!this.manifest.canVerify) {
       return { state: 'unsigned', id, digest: digest.sha256, size: digest.size, message: 'this data folder has no manifest key: nothing was signed here' };
     }
-    const result = judge(id, digest, await this.manifest.lookup(id));
+    const result = await this.manifest.judgeFile(id, path, digest, await this.manifest.lookup(id));
     // Keep the listing's badge in step with what was just found, when this is the indexed file.
     const row = this.st.byId.get(id);
     if (row && !row.live && this.pathOf(row) === path && row.integrity !== result.state && result.state !== 'in-progress') {
@@ -512,6 +512,8 @@ export class Library implements IngestObserver {
     this.db.transaction(() => this.st.remove(row.rid))();
     if (this.manifest.canSign) {
       await this.manifest.noteDeleted(id, reason).catch((err: unknown) => this.log.warn('cannot note the deletion in the manifest', { id, error: err as Error }));
+      // The checkpoints go with the file; the seal line stays (a copy kept elsewhere still verifies whole).
+      await this.manifest.removeSums(id).catch((err: unknown) => this.log.warn('cannot remove the checkpoints of a deleted recording', { id, error: err as Error }));
     }
     if (path) await removeEmptyDirs(dirname(path), recordingsDir(this.dataDir));
     this.log.info('recording deleted', { id, reason });
@@ -646,11 +648,11 @@ export class Library implements IngestObserver {
   /** After the upload ended: finish rendering, hash, seal, final row. */
   private async finish(state: LiveState, outcome: IngestOutcome): Promise<void> {
     // Hash and summary from the file itself: the same pass a rebuild makes, so both agree.
-    const scan = await scanCastFile(state.abs);
+    const scan = await scanCastFile(state.abs, { checkpoints: true });
     let sealed = false;
     if (this.manifest.canSign) {
       try {
-        await this.manifest.seal({ id: state.id, sha256: scan.digest.sha256, size: scan.digest.size, complete: outcome.complete });
+        await this.manifest.seal({ id: state.id, sha256: scan.digest.sha256, size: scan.digest.size, complete: outcome.complete }, new Date(), scan.checkpoints);
         sealed = true;
       } catch (err) {
         this.log.error('cannot sign the recording into the manifest', { id: state.id, error: err as Error });
@@ -861,7 +863,7 @@ export class Library implements IngestObserver {
   private async indexFile(id: string, rel: string, record: ManifestRecord | undefined): Promise<void> {
     const abs = join(this.dataDir, rel);
     const scan = await scanCastFile(abs);
-    const verdict = this.manifest.canVerify ? judge(id, scan.digest, record) : undefined;
+    const verdict = this.manifest.canVerify ? await this.manifest.judgeFile(id, abs, scan.digest, record) : undefined;
     const integrity: IntegrityColumn = verdict && verdict.state !== 'in-progress' ? verdict.state : 'unsigned';
     const fields = this.fieldsFrom(id, rel, scan.identity, scan.summary, {
       startedMs: scan.identity.startedMs ?? Math.round(scan.mtimeMs - scan.summary.duration * 1000),

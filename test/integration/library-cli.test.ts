@@ -119,7 +119,7 @@ describe('kubecast ls / export / play / verify', () => {
     assert.equal(kubecast('play', ids[0], '--speed', '0', '--data', dir).code, 2);
   });
 
-  test('`verify`: 0 intact, 1 for one changed byte or a cut file, 2 unsigned or unknown', async () => {
+  test('`verify`: 0 intact, 1 for one changed byte, a cut file, or a cut and edited one, 2 unsigned or unknown', async () => {
     const [file] = await findCast(dir, ids[1]);
     const original = await readFile(file);
     const ok = kubecast('verify', ids[1], '--data', dir);
@@ -137,6 +137,16 @@ describe('kubecast ls / export / play / verify', () => {
       const cut = kubecast('verify', file, '--data', dir, '--json');
       assert.equal(cut.code, 1);
       assert.equal(JSON.parse(cut.stdout).state, 'truncated');
+      // Cut at a line boundary, and one byte of what is left changed: not a mere truncation.
+      const kept = Buffer.from(original.subarray(0, original.lastIndexOf('\n', original.length - 2) + 1));
+      assert.ok(kept.length < original.length);
+      await writeFile(file, kept);
+      assert.equal(JSON.parse(kubecast('verify', ids[1], '--data', dir, '--json').stdout).state, 'truncated');
+      kept[kept.indexOf('SELECT')] = 'Z'.charCodeAt(0);
+      await writeFile(file, kept);
+      const both = kubecast('verify', ids[1], '--data', dir);
+      assert.equal(both.code, 1);
+      assert.match(both.stdout, /^modified/);
     } finally {
       await writeFile(file, original);
     }
