@@ -9,9 +9,15 @@
 // kept part is checked up to the last checkpoint it reaches; a mismatch there is "modified". Seals
 // written before checkpoints existed (no `sums`) still verify; for them a shorter file is
 // "truncated" unchecked, as before.
+//
+// Manifest lines are chained: chain(0) = 64 zeros, chain(n) = SHA-256(chain(n-1) "\n" line n) over
+// every non-empty line, and each new line signs `prev` = the chain before it. A line removed,
+// inserted or edited anywhere before a chained line breaks the chain there (its signature cannot
+// be redone without the key). A recording whose seal line was removed is then "modified", not
+// "unsigned". Not covered: lines cut off the end of the manifest (nothing after them to notice).
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRecordingId } from '../util/ids';
 
@@ -56,6 +62,8 @@ export interface SealEntry {
   complete: boolean;
   /** SHA-256 of the recording's checkpoints file (absent in seals made before checkpoints). */
   sums?: string;
+  /** The manifest's chain value before this line (absent in lines made before chaining). */
+  prev?: string;
 }
 
 /** The SHA-256 of a file's first `size` bytes (`size` is just after a line end). */
@@ -79,6 +87,7 @@ export interface DeleteEntry {
   deleted: true;
   time: string;
   reason: string;
+  prev?: string;
 }
 
 export interface ManifestRecord {
@@ -88,6 +97,8 @@ export interface ManifestRecord {
   deleted?: DeleteEntry;
   /** Entries for this id whose signature does not hold (edited or forged lines). */
   badSignatures: number;
+  /** The manifest's chain of lines is broken (a line removed or edited): what was found. */
+  manifestProblem?: string;
 }
 
 export interface FileDigest {
@@ -160,10 +171,11 @@ async function prefixDigest(path: string, size: number): Promise<FileDigest> {
 
 /** The exact bytes signed for an entry: fixed key order, so the verifier rebuilds the same text. */
 function payload(entry: SealEntry | DeleteEntry, keyId: string): string {
-  if ('deleted' in entry) return JSON.stringify({ id: entry.id, deleted: true, time: entry.time, reason: entry.reason, kid: keyId });
-  // `sums` only when present: seals made before it existed rebuild their signed text unchanged.
+  // `sums` and `prev` only when present: lines made before they existed rebuild their signed text unchanged.
+  const prev = entry.prev === undefined ? {} : { prev: entry.prev };
+  if ('deleted' in entry) return JSON.stringify({ id: entry.id, deleted: true, time: entry.time, reason: entry.reason, ...prev, kid: keyId });
   const sums = entry.sums === undefined ? {} : { sums: entry.sums };
-  return JSON.stringify({ id: entry.id, sha256: entry.sha256, size: entry.size, time: entry.time, complete: entry.complete, ...sums, kid: keyId });
+  return JSON.stringify({ id: entry.id, sha256: entry.sha256, size: entry.size, time: entry.time, complete: entry.complete, ...sums, ...prev, kid: keyId });
 }
 
 /** First 16 hex digits of the SHA-256 of the public key (DER): names the key an entry was signed with. */
@@ -305,14 +317,15 @@ export class Manifest {
     const publicKey = this.publicKey;
     if (!privateKey || !publicKey) return Promise.reject(new Error('no manifest signing key in this data folder'));
     const kid = keyIdOf(publicKey);
-    const text = payload(entry, kid);
-    const sig = sign(null, Buffer.from(text), privateKey).toString('base64');
-    const line = text.slice(0, -1) + `,"sig":${JSON.stringify(sig)}}\n`;
     // One append at a time, each synced: the manifest is the evidence, it must not lose lines.
     const next = this.appending.then(async () => {
-      const handle = await open(this.path, 'a', 0o644);
+      const handle = await open(this.path, 'a+', 0o644);
       try {
-        await handle.appendFile(line);
+        const { chain, newline } = await chainHead(handle);
+        const text = payload({ ...entry, prev: chain }, kid);
+        const sig = sign(null, Buffer.from(text), privateKey).toString('base64');
+        // A line cut by a crash is ended first, so this one is not glued to it.
+        await handle.appendFile((newline ? '' : '\n') + text.slice(0, -1) + `,"sig":${JSON.stringify(sig)}}\n`);
         await handle.datasync();
       } finally {
         await handle.close();
@@ -325,43 +338,108 @@ export class Manifest {
   /** Reads the whole manifest: the latest valid seal (and deletion) per id. */
   async readAll(): Promise<Map<string, ManifestRecord>> {
     const records = new Map<string, ManifestRecord>();
-    await this.scan((id, entry, valid) => {
+    const problem = await this.scan((id, entry, valid) => {
       let record = records.get(id);
       if (!record) records.set(id, (record = { badSignatures: 0 }));
       apply(record, entry, valid);
     });
+    if (problem) for (const record of records.values()) record.manifestProblem = problem;
     return records;
   }
 
   /** The manifest record of one id (reads the file; fine for one-off verification). */
   async lookup(id: string): Promise<ManifestRecord> {
     const record: ManifestRecord = { badSignatures: 0 };
-    await this.scan((entryId, entry, valid) => {
+    const problem = await this.scan((entryId, entry, valid) => {
       if (entryId === id) apply(record, entry, valid);
     }, id);
+    if (problem) record.manifestProblem = problem;
     return record;
   }
 
-  private async scan(onEntry: (id: string, entry: SealEntry | DeleteEntry, valid: boolean) => void, only?: string): Promise<void> {
-    let text: string;
+  /**
+   * Hands every entry (only those mentioning `only`, when given) to `onEntry` with whether its
+   * signature holds, and checks the chain; returns what breaks it, if anything. The chain costs
+   * one hash per line and one signature: every `prev` is compared with the chain recomputed from
+   * the lines, and the last chained line's signature vouches for the lines before it.
+   */
+  private async scan(onEntry: (id: string, entry: SealEntry | DeleteEntry, valid: boolean) => void, only?: string): Promise<string | undefined> {
+    let bytes: Buffer;
     try {
-      text = await readFile(this.path, 'utf8');
+      bytes = await readFile(this.path);
     } catch {
-      return;
+      return undefined;
     }
     const kid = this.publicKey ? keyIdOf(this.publicKey) : undefined;
-    for (const line of text.split('\n')) {
-      if (line.length === 0 || line.length > MAX_MANIFEST_LINE) continue;
-      if (only !== undefined && !line.includes(only)) continue;
-      const parsed = parseEntry(line);
-      if (!parsed) continue;
-      const valid =
-        this.publicKey !== undefined &&
-        parsed.kid === kid &&
-        verifySignature(null, Buffer.from(payload(parsed.entry, parsed.kid)), this.publicKey, parsed.sig);
-      onEntry(parsed.entry.id, parsed.entry, valid);
+    const isValid = (parsed: ParsedEntry) =>
+      this.publicKey !== undefined && parsed.kid === kid && verifySignature(null, Buffer.from(payload(parsed.entry, parsed.kid)), this.publicKey, parsed.sig);
+    let problem: string | undefined;
+    let chain = CHAIN_START;
+    let head: { parsed: ParsedEntry; valid?: boolean; lineNo: number } | undefined;
+    let lineNo = 0;
+    for (let start = 0; start < bytes.length; ) {
+      const nl = bytes.indexOf(0x0a, start);
+      const end = nl < 0 ? bytes.length : nl;
+      const line = bytes.subarray(start, end);
+      start = end + 1;
+      lineNo++;
+      if (line.length === 0) continue;
+      const parsed = line.length <= MAX_MANIFEST_LINE ? parseEntry(line.toString('utf8')) : undefined;
+      if (parsed) {
+        if (parsed.entry.prev !== undefined && parsed.entry.prev !== chain) {
+          problem ??= `line ${lineNo} does not follow the line before it: a line was removed or edited there`;
+        }
+        let valid: boolean | undefined;
+        if (only === undefined || line.includes(only)) {
+          valid = isValid(parsed);
+          onEntry(parsed.entry.id, parsed.entry, valid);
+        }
+        if (parsed.entry.prev !== undefined) head = { parsed, valid, lineNo };
+      }
+      // Every line counts for the chain, also ones we cannot read (a line cut by a crash is ended and chained over).
+      chain = chainStep(chain, line);
     }
+    if (!problem && head && !(head.valid ?? isValid(head.parsed))) problem = `its last chained line (${head.lineNo}) is not validly signed`;
+    return problem;
   }
+}
+
+const CHAIN_START = '0'.repeat(64);
+
+function chainStep(chain: string, line: Buffer): string {
+  return createHash('sha256').update(chain).update('\n').update(line).digest('hex');
+}
+
+/**
+ * The chain value after the last line of an open manifest, and whether the file ends with a
+ * newline. From the last line alone when it is a chained entry of ours (its `prev` plus itself);
+ * otherwise (an older manifest, a line cut by a crash) from the whole file.
+ */
+async function chainHead(handle: FileHandle): Promise<{ chain: string; newline: boolean }> {
+  const { size } = await handle.stat();
+  if (size === 0) return { chain: CHAIN_START, newline: true };
+  const window = Math.min(size, MAX_MANIFEST_LINE + 2);
+  const tail = Buffer.alloc(window);
+  await handle.read(tail, 0, window, size - window);
+  const newline = tail[window - 1] === 0x0a;
+  let end = window;
+  while (end > 0 && tail[end - 1] === 0x0a) end--;
+  const start = end === 0 ? -1 : tail.lastIndexOf(0x0a, end - 1) + 1;
+  if (start > 0 || (start === 0 && window === size)) {
+    const last = tail.subarray(start, end);
+    const prev = parseEntry(last.toString('utf8'))?.entry.prev;
+    if (prev !== undefined) return { chain: chainStep(prev, last), newline };
+  }
+  const all = Buffer.alloc(size);
+  await handle.read(all, 0, size, 0);
+  let chain = CHAIN_START;
+  for (let from = 0; from < size; ) {
+    const nl = all.indexOf(0x0a, from);
+    const to = nl < 0 ? size : nl;
+    if (to > from) chain = chainStep(chain, all.subarray(from, to));
+    from = to + 1;
+  }
+  return { chain, newline };
 }
 
 function apply(record: ManifestRecord, entry: SealEntry | DeleteEntry, valid: boolean): void {
@@ -376,7 +454,13 @@ function apply(record: ManifestRecord, entry: SealEntry | DeleteEntry, valid: bo
   }
 }
 
-function parseEntry(line: string): { entry: SealEntry | DeleteEntry; kid: string; sig: Buffer } | undefined {
+interface ParsedEntry {
+  entry: SealEntry | DeleteEntry;
+  kid: string;
+  sig: Buffer;
+}
+
+function parseEntry(line: string): ParsedEntry | undefined {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -387,11 +471,13 @@ function parseEntry(line: string): { entry: SealEntry | DeleteEntry; kid: string
   const v = value as Record<string, unknown>;
   if (typeof v.id !== 'string' || typeof v.time !== 'string' || typeof v.kid !== 'string' || typeof v.sig !== 'string') return undefined;
   const sig = Buffer.from(v.sig, 'base64');
+  if (v.prev !== undefined && typeof v.prev !== 'string') return undefined;
+  const prev = typeof v.prev === 'string' ? { prev: v.prev } : {};
   if (v.deleted === true && typeof v.reason === 'string') {
-    return { entry: { id: v.id, deleted: true, time: v.time, reason: v.reason }, kid: v.kid, sig };
+    return { entry: { id: v.id, deleted: true, time: v.time, reason: v.reason, ...prev }, kid: v.kid, sig };
   }
   if (typeof v.sha256 === 'string' && typeof v.size === 'number' && typeof v.complete === 'boolean' && (v.sums === undefined || typeof v.sums === 'string')) {
-    const entry: SealEntry = { id: v.id, sha256: v.sha256, size: v.size, time: v.time, complete: v.complete };
+    const entry: SealEntry = { id: v.id, sha256: v.sha256, size: v.size, time: v.time, complete: v.complete, ...prev };
     if (typeof v.sums === 'string') entry.sums = v.sums;
     return { entry, kid: v.kid, sig };
   }
@@ -421,16 +507,20 @@ function parseSums(bytes: Buffer): Checkpoint[] | undefined {
 export function judge(id: string | undefined, actual: FileDigest, record: ManifestRecord | undefined, prefix?: PrefixCheck): VerifyResult {
   const seal = record?.seal;
   const base = { id, digest: actual.sha256, size: actual.size };
+  const manifestNote = record?.manifestProblem ? ` (but the manifest was edited: ${record.manifestProblem})` : '';
   if (!seal) {
     if (record && record.badSignatures > 0) {
       return { ...base, state: 'modified', message: 'the manifest entry for this recording does not carry a valid signature (edited or forged)' };
+    }
+    if (record?.manifestProblem) {
+      return { ...base, state: 'modified', message: `no signed digest for this recording, and the manifest was edited (${record.manifestProblem}): its seal may have been removed` };
     }
     const deleted = record?.deleted ? ` (it was deleted ${record.deleted.time}: ${record.deleted.reason})` : '';
     return { ...base, state: 'unsigned', message: `no signed digest for this recording${deleted}` };
   }
   const expected = { expectedDigest: seal.sha256, expectedSize: seal.size, sealedAt: seal.time };
   if (actual.sha256 === seal.sha256 && actual.size === seal.size) {
-    return { ...base, ...expected, state: 'intact', message: `intact: SHA-256 matches the entry signed ${seal.time}` };
+    return { ...base, ...expected, state: 'intact', message: `intact: SHA-256 matches the entry signed ${seal.time}${manifestNote}` };
   }
   if (actual.size < seal.size) {
     const missing = `${actual.size} of ${seal.size} bytes (${seal.size - actual.size} missing) compared with the entry signed ${seal.time}`;

@@ -119,7 +119,7 @@ describe('kubecast ls / export / play / verify', () => {
     assert.equal(kubecast('play', ids[0], '--speed', '0', '--data', dir).code, 2);
   });
 
-  test('`verify`: 0 intact, 1 for one changed byte, a cut file, or a cut and edited one, 2 unsigned or unknown', async () => {
+  test('`verify`: 0 intact, 1 for one changed byte, a cut file, a cut and edited one, or a removed seal line, 2 unsigned or unknown', async () => {
     const [file] = await findCast(dir, ids[1]);
     const original = await readFile(file);
     const ok = kubecast('verify', ids[1], '--data', dir);
@@ -149,6 +149,18 @@ describe('kubecast ls / export / play / verify', () => {
       assert.match(both.stdout, /^modified/);
     } finally {
       await writeFile(file, original);
+    }
+    // The first seal line removed from the manifest: a broken chain, not "unsigned".
+    const manifestPath = join(dir, 'manifest.jsonl');
+    const manifest = await readFile(manifestPath, 'utf8');
+    try {
+      const [first, ...rest] = manifest.split('\n');
+      await writeFile(manifestPath, rest.join('\n'));
+      const removed = kubecast('verify', JSON.parse(first).id, '--data', dir);
+      assert.equal(removed.code, 1, removed.stdout + removed.stderr);
+      assert.match(removed.stdout, /^modified[\s\S]*seal may have been removed/);
+    } finally {
+      await writeFile(manifestPath, manifest);
     }
     const peer = kubecast('verify', 'test/fixtures/casts/peer.cast', '--data', dir);
     assert.equal(peer.code, 2);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import { CheckpointHasher, checkpointInterval, hashFile, judge, Manifest, PRIVATE_KEY_FILE, SUMS_DIR } from '../../src/store/integrity';
 import { scanCastFile } from '../../src/store/cast-scan';
 
@@ -151,13 +151,58 @@ describe('integrity: signed manifest and verification', () => {
     const body = '{"version":2,"width":80,"height":24}\n[0.5,"o","hello"]\n[1,"o","world"]\n';
     await writeFile(file, body);
     const manifest = await Manifest.open(dir, { create: true });
-    await manifest.seal({ id: ID, ...(await hashFile(file)), complete: true });
-    assert.doesNotMatch(await readFile(manifest.path, 'utf8'), /sums/, 'the signed line has the old form');
+    await writeFile(manifest.path, await legacyLine(dir, ID, await hashFile(file)));
     assert.equal((await manifest.judgeFile(ID, file, await hashFile(file), await manifest.lookup(ID))).state, 'intact');
     await writeFile(file, body.slice(0, body.indexOf('[1,')));
     const cut = await manifest.judgeFile(ID, file, await hashFile(file), await manifest.lookup(ID));
     assert.equal(cut.state, 'truncated');
     assert.match(cut.message, /sealed without checkpoints/);
+  });
+
+  test('manifest lines are chained: a removed or relinked line shows; old unchained lines and a crash-cut line do not break it', async () => {
+    const dir = await tmp();
+    const manifest = await Manifest.open(dir, { create: true });
+    const [A, B, C, D] = ['a', 'b', 'c', 'd'].map((c) => ID.slice(0, -1) + c);
+    const digest = (c: string) => ({ sha256: c.repeat(64), size: 10 });
+    // Two lines as an older kubecast wrote them (no `prev`), then new ones.
+    await writeFile(manifest.path, (await legacyLine(dir, A, digest('1'))) + (await legacyLine(dir, B, digest('1'))));
+    assert.ok((await manifest.lookup(B)).seal, 'old lines verify');
+    await manifest.seal({ id: C, ...digest('2'), complete: true });
+    // A line cut by a crash, then the next seal.
+    await appendFile(manifest.path, '{"id":"' + D.slice(0, 10));
+    await manifest.seal({ id: D, ...digest('3'), complete: true });
+    const lines = (await readFile(manifest.path, 'utf8')).split('\n').filter(Boolean);
+    assert.equal(lines.length, 5);
+    assert.equal(JSON.parse(lines[2]).prev, chainOf(lines.slice(0, 2)), 'the first new line chains over the old ones');
+    assert.equal(JSON.parse(lines[4]).prev, chainOf(lines.slice(0, 4)), 'the cut line was ended and chained over');
+    for (const id of [A, B, C, D]) {
+      const record = await manifest.lookup(id);
+      assert.equal(record.manifestProblem, undefined, id);
+      assert.ok(record.seal, id);
+    }
+
+    // C's line removed: C has no seal, and the chain says why; the others stay intact, with a note.
+    await writeFile(manifest.path, [lines[0], lines[1], lines[3], lines[4]].join('\n') + '\n');
+    const removed = judge(C, digest('2'), await manifest.lookup(C));
+    assert.equal(removed.state, 'modified', removed.message);
+    assert.match(removed.message, /seal may have been removed/);
+    const other = judge(A, digest('1'), await manifest.lookup(A));
+    assert.equal(other.state, 'intact');
+    assert.match(other.message, /manifest was edited/);
+    assert.match((await manifest.readAll()).get(D)?.manifestProblem ?? '', /line 4 does not follow/);
+    // The cut line removed instead: also noticed.
+    await writeFile(manifest.path, [lines[0], lines[1], lines[2], lines[4]].join('\n') + '\n');
+    assert.match((await manifest.lookup(A)).manifestProblem ?? '', /line 4 does not follow/);
+
+    // Removed, and the next line relinked to hide it: that line's signature no longer holds.
+    const relinked = lines[4].replace(/"prev":"[0-9a-f]{64}"/, `"prev":"${chainOf(lines.slice(0, 2))}"`);
+    await writeFile(manifest.path, [lines[0], lines[1], relinked].join('\n') + '\n');
+    assert.equal(judge(C, digest('2'), await manifest.lookup(C)).state, 'modified');
+    assert.match((await manifest.lookup(A)).manifestProblem ?? '', /last chained line \(3\) is not validly signed/);
+
+    // An old manifest (no chained line) with a line removed: not detectable, still "unsigned".
+    await writeFile(manifest.path, lines[0] + '\n');
+    assert.equal(judge(B, digest('1'), await manifest.lookup(B)).state, 'unsigned');
   });
 
   test('deletion notes are signed and reported', async () => {
@@ -179,4 +224,17 @@ describe('integrity: signed manifest and verification', () => {
 
 function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The manifest chain over these lines (integrity.ts: chain(n) = SHA-256(chain(n-1) "\\n" line n)). */
+function chainOf(lines: string[]): string {
+  return lines.reduce((chain, line) => createHash('sha256').update(`${chain}\n${line}`).digest('hex'), '0'.repeat(64));
+}
+
+/** A seal line in the form kubecast wrote before `sums` and `prev`, signed with the folder's key. */
+async function legacyLine(dir: string, id: string, digest: { sha256: string; size: number }): Promise<string> {
+  const key = createPrivateKey(await readFile(join(dir, PRIVATE_KEY_FILE), 'utf8'));
+  const kid = createHash('sha256').update(createPublicKey(key).export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+  const text = JSON.stringify({ id, sha256: digest.sha256, size: digest.size, time: '2026-01-01T00:00:00.000Z', complete: true, kid });
+  return text.slice(0, -1) + `,"sig":${JSON.stringify(sign(null, Buffer.from(text), key).toString('base64'))}}\n`;
 }
