@@ -49,6 +49,8 @@ export const recorder: Command = async (argv) => {
   const tokenFile = v.token ? resolve(v.token) : join(dataDir, 'recorder.token');
   const token = auth === 'none' ? null : v.token ? (await readFile(tokenFile, 'utf8')).trim() : await persistentToken(tokenFile);
   const retainDays = parseRetainDays(v['retain-days']);
+  // Said plainly up front (Library.open would refuse too, with a stack trace).
+  if (Library.serverRunningIn(dataDir)) throw new CliError(`another kubecast process (serve or recorder) is already serving the data folder ${dataDir}; give this one its own --data DIR`);
   const logger = createLogger();
   // The index writer, as in `serve`: it takes DATA/index.lock (so `ls` tells live from
   // interrupted), seals each recording when it closes, indexes it for search, applies retention.

@@ -108,6 +108,11 @@ test('a standalone kubecast recorder indexes and seals: ls shows live then compl
   const old = await writeRecording(recorderDir.path, { startedAt: new Date(Date.now() - 40 * 86400_000), events: [[0.5, 'o', 'old\r\n']] });
   try {
     const { sandbox } = await startSeparately(dirs, procs, { recorder: ['--retain-days', '30'] });
+    // One index writer per folder: a second recorder there is refused, in words.
+    const second = kubecastCli('recorder', '--data', recorderDir.path, '--json');
+    assert.equal(second.code, 2, 'a usage error');
+    assert.match(second.stderr, /already serving the data folder/);
+    assert.doesNotMatch(second.stderr, /\n\s+at /);
     await until('retention to delete the old recording', () => (existsSync(old.path) ? undefined : true));
     const ls = (): Listed[] => {
       const out = kubecastCli('ls', '--json', '--data', recorderDir.path);
