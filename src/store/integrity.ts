@@ -15,7 +15,7 @@
 // inserted or edited anywhere before a chained line breaks the chain there (its signature cannot
 // be redone without the key). A recording whose seal line was removed is then "modified", not
 // "unsigned". Not covered: lines cut off the end of the manifest (nothing after them to notice).
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, mkdir, open, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -258,7 +258,7 @@ export class Manifest {
     const text = JSON.stringify({ format: 'kubecast-sums', version: 1, id, size: digest.size, sha256: digest.sha256, checkpoints: checkpoints.map((c) => [c.size, c.sha256]) }) + '\n';
     const path = this.sumsPath(id);
     await mkdir(join(this.dataDir, SUMS_DIR), { recursive: true, mode: 0o750 });
-    const temp = `${path}.tmp-${process.pid}-${Date.now()}`;
+    const temp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
     const handle = await open(temp, 'w', 0o644);
     try {
       await handle.writeFile(text);

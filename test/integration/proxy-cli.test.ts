@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { get } from 'node:http';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kubectl, KUBECTL_PROFILES, makeKubectlSandbox } from '../helpers/kubectl';
 import { CLI, startKubecast, tempDir, type KubecastProcess } from '../helpers/kubecast';
@@ -122,8 +122,10 @@ test('a standalone kubecast recorder indexes and seals: ls shows live then compl
     try {
       const [profile] = KUBECTL_PROFILES;
       const kubectl = new Kubectl(profile, sandbox);
-      // A session that stays open while we look: the recorder must hold the index (live, pending).
-      const longRun = kubectl.run(['exec', 'shell', '--', 'sh', '-c', 'echo begun; sleep 4; echo over; exit 3']);
+      // A session that stays open while we look (the local cluster's pods are local processes, so
+      // a file we create ends it): the recorder must hold the index (live, pending).
+      const release = join(dirs[2].path, 'release-session');
+      const longRun = kubectl.run(['exec', 'shell', '--', 'sh', '-c', `echo begun; while [ ! -e '${release}' ]; do sleep 0.1; done; echo over; exit 3`], { timeoutMs: 60_000 });
       const live = await until('the session to be listed live', () => ls().find((r) => r.live));
       assert.equal(live.complete, false, 'a live recording is never complete');
       assert.equal(live.integrity, 'pending');
@@ -131,6 +133,7 @@ test('a standalone kubecast recorder indexes and seals: ls shows live then compl
       const inProgress = kubecastCli('verify', live.id, '--data', recorderDir.path);
       assert.equal(inProgress.code, 2);
       assert.match(inProgress.stdout, /^in-progress/);
+      writeFileSync(release, '');
       const long = await longRun;
       assert.equal(long.code, 3, long.stderr);
       const short = await kubectl.run(['exec', 'shell', '--', 'sh', '-c', 'echo quick; exit 5']);
