@@ -2,6 +2,7 @@
 // a reader (these commands run beside `kubecast serve`), and telling a recording id from a file.
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { isIndexDamage } from '../store/index-db';
 import { Library, progressPrinter } from '../store/library';
 import { RecordingStore } from '../store/store';
 import { isRecordingId } from '../util/ids';
@@ -27,9 +28,36 @@ export function cliLogger(): Logger {
 }
 
 /** Opens the library of an existing data folder as a reader, with progress for big rebuilds. */
-export async function openLibrary(dataDir: string): Promise<Library> {
+export async function openLibrary(dataDir: string, rebuildDamaged?: string): Promise<Library> {
   if (!existsSync(dataDir)) throw new CliError(`no data folder at ${dataDir} (use --data DIR)`, 2);
-  return Library.open(dataDir, { role: 'reader', logger: cliLogger(), onProgress: progressPrinter(process.stderr) });
+  return Library.open(dataDir, { role: 'reader', logger: cliLogger(), onProgress: progressPrinter(process.stderr), rebuildDamaged });
+}
+
+/**
+ * Runs `use` with the library of `dataDir`, then closes it. The reader's open only checks the
+ * index lightly, so damage deeper in the file shows up as SQLITE_CORRUPT on a query: then, when no
+ * server owns the folder, the index is rebuilt from the cast files once and `use` runs again.
+ * `use` must not print before its queries are done (it may run twice).
+ */
+export async function withLibrary<T>(dataDir: string, use: (library: Library) => Promise<T>): Promise<T> {
+  let damage: string | undefined;
+  for (;;) {
+    let library: Library | undefined;
+    try {
+      library = await openLibrary(dataDir, damage);
+      return await use(library);
+    } catch (err) {
+      if (!isIndexDamage(err)) throw err;
+      const problem = err instanceof Error ? err.message : String(err);
+      if (damage !== undefined) throw new CliError(`the recordings index of ${dataDir} is still damaged after a rebuild (${problem})`);
+      if (Library.serverRunningIn(dataDir)) {
+        throw new CliError(`the recordings index of ${dataDir} is damaged (${problem}); the kubecast process serving this folder rebuilds it when restarted`);
+      }
+      damage = problem;
+    } finally {
+      await library?.close().catch(() => {});
+    }
+  }
 }
 
 export interface RecordingRef {

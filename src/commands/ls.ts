@@ -2,7 +2,7 @@
 // --json exactly what the console API's GET /api/recordings answers.
 import type { ListQuery, RecordingView } from '../store/library';
 import { CliError, parseCommand, type Command } from './command';
-import { dataDirFrom, dataHelp, dataOption, openLibrary, printable, writeOut } from './library-cli';
+import { dataDirFrom, dataHelp, dataOption, printable, withLibrary, writeOut } from './library-cli';
 
 const spec = {
   name: 'ls',
@@ -48,23 +48,19 @@ export const ls: Command = async (argv) => {
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new CliError('ls: --limit must be an integer from 1 to 500');
     query.limit = limit;
   }
-  const library = await openLibrary(dataDirFrom(values.data));
-  try {
+  const { result, pending } = await withLibrary(dataDirFrom(values.data), async (library) => {
     // Without a server keeping it up to date, render what a rebuild left pending before searching.
     if (query.q !== undefined && library.pendingSearch() > 0 && !library.serverRunning()) await library.indexPending();
-    const result = library.list(query);
-    if (values.json) {
-      await writeOut(JSON.stringify(result) + '\n');
-      return 0;
-    }
-    const pending = query.q !== undefined ? library.pendingSearch() : 0;
-    if (pending > 0) process.stderr.write(`kubecast: ${pending} recording(s) are still being indexed for search; results may be incomplete\n`);
-    await writeOut(table(result.items, new Date()));
-    if (result.next) process.stderr.write(`more: kubecast ls --cursor ${result.next}${argv.length ? ' (with the same filters)' : ''}\n`);
+    return { result: library.list(query), pending: query.q !== undefined ? library.pendingSearch() : 0 };
+  });
+  if (values.json) {
+    await writeOut(JSON.stringify(result) + '\n');
     return 0;
-  } finally {
-    await library.close();
   }
+  if (pending > 0) process.stderr.write(`kubecast: ${pending} recording(s) are still being indexed for search; results may be incomplete\n`);
+  await writeOut(table(result.items, new Date()));
+  if (result.next) process.stderr.write(`more: kubecast ls --cursor ${result.next}${argv.length ? ' (with the same filters)' : ''}\n`);
+  return 0;
 };
 
 /** "30m", "2h", "7d", "45s", or a date/time that Date understands (ISO 8601). */

@@ -36,3 +36,12 @@ export function parseRecorderUrls(values: string[] | undefined): string[] {
 }
 
 export { isLoopbackHost as isLoopback } from '../util/loopback';
+
+/** --retain-days: a whole number of days; 0 or "off" turns retention off (null). */
+export function parseRetainDays(value: string | undefined): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === '0' || value === 'off') return null;
+  const days = Number(value);
+  if (!Number.isInteger(days) || days < 1 || days > 36500) throw new CliError(`--retain-days: expected a whole number of days, got ${JSON.stringify(value)}`);
+  return days;
+}

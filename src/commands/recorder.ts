@@ -2,25 +2,28 @@
 import { resolve, join } from 'node:path';
 import { mkdir, readFile } from 'node:fs/promises';
 import { RecorderServer } from '../recorder/server';
+import { Library, progressPrinter } from '../store/library';
 import { RecordingStore } from '../store/store';
 import { persistentToken } from '../serve/secrets';
 import { createLogger } from '../util/log';
 import { defaultDataDir } from '../util/paths';
 import { CliError, parseCommand, type Command } from './command';
-import { isLoopback, parseListen } from './options';
+import { isLoopback, parseListen, parseRetainDays } from './options';
 
 const spec = {
   name: 'recorder',
-  usage: 'kubecast recorder [--data DIR] [--listen HOST:PORT] [--auth token|none] [--token FILE] [--json]',
+  usage: 'kubecast recorder [--data DIR] [--listen HOST:PORT] [--auth token|none] [--token FILE] [--retain-days N] [--json]',
   description: [
     'Receives recordings from kubecast proxies (and from Tailscale-compatible proxies): h2c `POST /v2/record`',
-    'with acks of durably stored bytes, and `POST /record` over HTTP/1.1. Stores them under DATA/recordings.',
+    'with acks of durably stored bytes, and `POST /record` over HTTP/1.1. Stores them under DATA/recordings,',
+    'indexes them (for `kubecast ls --data DIR`) and seals each one when it closes (for `kubecast verify`).',
   ].join('\n'),
   options: {
     data: { type: 'string' },
     listen: { type: 'string' },
     auth: { type: 'string' },
     token: { type: 'string' },
+    'retain-days': { type: 'string' },
     json: { type: 'boolean' },
   },
   help: [
@@ -28,6 +31,7 @@ const spec = {
     '--listen HOST:PORT    default 127.0.0.1:0 (any free port)',
     '--auth token|none     require `Authorization: Bearer TOKEN` (default) or accept anyone (for peers that send no token)',
     '--token FILE          the token (default: DATA/recorder.token, created if missing)',
+    '--retain-days N       delete recordings older than N days (checked at start, then hourly)',
     '--json                print {"recorder":URL,"token":FILE} when ready',
   ],
 } as const;
@@ -44,15 +48,33 @@ export const recorder: Command = async (argv) => {
   if (auth === 'none' && !isLoopback(listen.host)) throw new CliError('--auth none is only allowed on a loopback address: anyone reaching the port could write recordings');
   const tokenFile = v.token ? resolve(v.token) : join(dataDir, 'recorder.token');
   const token = auth === 'none' ? null : v.token ? (await readFile(tokenFile, 'utf8')).trim() : await persistentToken(tokenFile);
+  const retainDays = parseRetainDays(v['retain-days']);
+  // Said plainly up front (Library.open would refuse too, with a stack trace).
+  if (Library.serverRunningIn(dataDir)) throw new CliError(`another kubecast process (serve or recorder) is already serving the data folder ${dataDir}; give this one its own --data DIR`);
   const logger = createLogger();
-  const server = new RecorderServer({ host: listen.host, port: listen.port, store: new RecordingStore(dataDir), token, logger });
-  const url = await server.start();
+  // The index writer, as in `serve`: it takes DATA/index.lock (so `ls` tells live from
+  // interrupted), seals each recording when it closes, indexes it for search, applies retention.
+  const library = await Library.open(dataDir, {
+    logger,
+    retainDays: retainDays ?? undefined,
+    onProgress: process.stderr.isTTY ? progressPrinter() : undefined,
+  });
+  const server = new RecorderServer({ host: listen.host, port: listen.port, store: new RecordingStore(dataDir), token, observer: library, logger });
+  let url: string;
+  try {
+    url = await server.start();
+  } catch (err) {
+    await library.close();
+    throw err;
+  }
   if (v.json) process.stdout.write(JSON.stringify({ recorder: url, token: token === null ? null : tokenFile, data: dataDir }) + '\n');
   else process.stdout.write(`kubecast recorder listening on ${url}; recordings in ${join(dataDir, 'recordings')}${token ? `; token in ${tokenFile}` : ' (no auth)'}\n`);
   await new Promise<void>((done) => {
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
   });
+  // Uploads end and are written first; then the library seals what ended and releases the lock.
   await server.stop();
+  await library.close();
   return 0;
 };

@@ -5,7 +5,7 @@ import { createLogger } from '../util/log';
 import { kubectlExecCommand } from '../util/shell';
 import { startServe, type ServeHandle, type ServeOptions } from '../serve/serve';
 import { CliError, parseCommand, type Command } from './command';
-import { isLoopback, parseListen, parseRecorderUrls, parseSeconds } from './options';
+import { isLoopback, parseListen, parseRecorderUrls, parseRetainDays, parseSeconds } from './options';
 
 export { startServe, type ServeHandle, type ServeOptions };
 
@@ -55,13 +55,6 @@ const spec = {
   ],
 } as const;
 
-function parseDays(value: string): number | null {
-  if (value === '0' || value === 'off') return null;
-  const days = Number(value);
-  if (!Number.isInteger(days) || days < 1 || days > 36500) throw new CliError(`--retain-days: expected a whole number of days, got ${JSON.stringify(value)}`);
-  return days;
-}
-
 export const serve: Command = async (argv) => {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return 0;
@@ -81,7 +74,7 @@ export const serve: Command = async (argv) => {
     recorderListen: parseListen(v['recorder-listen'], '--recorder-listen'),
     localListen: parseListen(v['local-listen'], '--local-listen'),
     consoleListen,
-    retainDays: v['retain-days'] === undefined ? undefined : parseDays(v['retain-days']),
+    retainDays: parseRetainDays(v['retain-days']),
     recorders: parseRecorderUrls(v.recorder),
     recorderToken: v['recorder-token'] ? (await readFile(v['recorder-token'], 'utf8')).trim() : undefined,
     policy: v['fail-open'] ? 'fail-open' : v['fail-closed'] ? 'fail-closed' : undefined,

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { RecordingNotFoundError, type VerifyResult } from '../store/library';
 import { isRecordingId } from '../util/ids';
 import { CliError, parseCommand, type Command } from './command';
-import { dataDirFrom, dataHelp, dataOption, isFile, openLibrary, printable, writeOut } from './library-cli';
+import { dataDirFrom, dataHelp, dataOption, isFile, printable, withLibrary, writeOut } from './library-cli';
 
 const spec = {
   name: 'verify',
@@ -39,14 +39,11 @@ export const verify: Command = async (argv) => {
     if (!file) throw new CliError(`no data folder at ${dataDir} (use --data DIR)`, 2);
     result = { state: 'unsigned', message: `no data folder at ${dataDir}: nothing to compare with` };
   } else {
-    const library = await openLibrary(dataDir);
     try {
-      result = file ? await library.verifyFile(resolve(arg)) : await library.verify(arg);
+      result = await withLibrary(dataDir, (library) => (file ? library.verifyFile(resolve(arg)) : library.verify(arg)));
     } catch (err) {
       if (err instanceof RecordingNotFoundError) throw new CliError(`verify: no recording ${printable(arg)} in ${dataDir}`, 2);
       throw err;
-    } finally {
-      await library.close();
     }
   }
   if (parsed.values.json) await writeOut(JSON.stringify(result) + '\n');

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { CastLineParser, parseCast, type CastEvent } from '../cast';
-import type { FileDigest } from './integrity';
+import { CheckpointHasher, checkpointInterval, type Checkpoint, type FileDigest } from './integrity';
 import { EventTracker, identityFromHeader, type EventSummary, type RecordingIdentity } from './recording-meta';
 
 /** Same limit as the recorder's: the header is parsed and indexed, so it stays small. */
@@ -24,6 +24,8 @@ export interface ScannedCast {
   summary: EventSummary;
   /** The last line has no newline (a writer was cut off mid-line). */
   unterminated: boolean;
+  /** With the `checkpoints` option: prefix digests for the seal (integrity.ts). */
+  checkpoints?: Checkpoint[];
 }
 
 export interface ScanOptions {
@@ -35,6 +37,8 @@ export interface ScanOptions {
   pause?: () => Promise<void> | undefined;
   /** Skip hashing (transcripts do not need it). */
   noHash?: boolean;
+  /** Also note checkpoints (for sealing), in the same pass. */
+  checkpoints?: boolean;
 }
 
 type ParseState = 'header' | 'events' | 'v1' | 'opaque';
@@ -53,7 +57,8 @@ function isJson(buf: Buffer, start: number, end: number): boolean {
 
 export async function scanCastFile(path: string, options: ScanOptions = {}): Promise<ScannedCast> {
   const info = await stat(path);
-  const hash = options.noHash ? undefined : createHash('sha256');
+  const checkpointer = options.checkpoints && !options.noHash ? new CheckpointHasher(checkpointInterval(info.size)) : undefined;
+  const hash = options.noHash || checkpointer ? undefined : createHash('sha256');
   let size = 0;
   let carry: Buffer[] = [];
   let carryBytes = 0;
@@ -143,6 +148,7 @@ export async function scanCastFile(path: string, options: ScanOptions = {}): Pro
   for await (const chunk of stream) {
     const buf = chunk as Buffer;
     hash?.update(buf);
+    checkpointer?.update(buf);
     size += buf.byteLength;
     if (state === 'opaque') continue;
     let start = 0;
@@ -196,7 +202,8 @@ export async function scanCastFile(path: string, options: ScanOptions = {}): Pro
     }
   }
   return {
-    digest: { sha256: hash ? hash.digest('hex') : '', size },
+    digest: checkpointer ? checkpointer.digest() : { sha256: hash ? hash.digest('hex') : '', size },
+    checkpoints: checkpointer?.checkpoints,
     mtimeMs: Math.floor(info.mtimeMs),
     header,
     identity,

@@ -159,19 +159,22 @@ function healthy(db: DatabaseHandle, deepCheck: boolean): string | undefined {
  * Opens (or creates) the index. A file that cannot be opened, fails its checks, or has another
  * schema version is moved aside (damaged) or removed (old version) and a new, empty one is made.
  */
-export async function openIndex(path: string, options: { logger: Logger; deepCheck: boolean }): Promise<OpenedIndex> {
+export async function openIndex(path: string, options: { logger: Logger; deepCheck: boolean; knownDamaged?: string }): Promise<OpenedIndex> {
   const log = options.logger;
   if (existsSync(path)) {
     let db: DatabaseHandle | undefined;
-    let problem: string | undefined;
+    // knownDamaged: a query already failed on it (damage the light check cannot see).
+    let problem: string | undefined = options.knownDamaged;
     let damaged = true;
-    try {
-      db = new Database(path, { timeout: 5000 });
-      configure(db);
-      problem = healthy(db, options.deepCheck);
-      if (problem?.startsWith('schema version')) damaged = false;
-    } catch (err) {
-      problem = err instanceof Error ? err.message : String(err);
+    if (problem === undefined) {
+      try {
+        db = new Database(path, { timeout: 5000 });
+        configure(db);
+        problem = healthy(db, options.deepCheck);
+        if (problem?.startsWith('schema version')) damaged = false;
+      } catch (err) {
+        problem = err instanceof Error ? err.message : String(err);
+      }
     }
     if (db && problem === undefined) return { db, fresh: false };
     db?.close();
@@ -194,6 +197,12 @@ export async function openIndex(path: string, options: { logger: Logger; deepChe
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
   return { db, fresh: true };
+}
+
+/** An SQLite error saying the index file is damaged (as opposed to busy, full, or a bad query). */
+export function isIndexDamage(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB');
 }
 
 /**

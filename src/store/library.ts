@@ -33,7 +33,7 @@ import {
   type RecordingRow,
   type SearchState,
 } from './index-db';
-import { hashFile, judge, Manifest, type ManifestRecord, type VerifyResult } from './integrity';
+import { hashFile, Manifest, type ManifestRecord, type VerifyResult } from './integrity';
 import { recordingsDir } from './paths';
 import { EventTracker, identityFromHeader, type EventSummary, type RecordingIdentity } from './recording-meta';
 import { DEFAULT_SEARCH_CAP_CHARS } from './search-feed';
@@ -152,6 +152,11 @@ export interface LibraryOptions {
   searchCapChars?: number;
   /** Seek indexes of long recordings (seek-index.ts): size threshold, keyframe interval. */
   seekIndex?: SeekIndexOptions;
+  /**
+   * A query found the index damaged (SQLITE_CORRUPT): move it aside and rebuild it from the cast
+   * files. Refused while another process owns the index.
+   */
+  rebuildDamaged?: string;
 }
 
 /** A query the caller got wrong (bad cursor, bad date): the API answers 400. */
@@ -241,14 +246,22 @@ export class Library implements IngestObserver {
       lock = WriterLock.acquire(lockPath);
       if (!lock) throw new Error(`another kubecast process is already serving the data folder ${dataDir}`);
     }
+    let db: DatabaseHandle | undefined;
+    let library: Library | undefined;
     try {
-      const ownerAlive = role === 'reader' && existsSync(lockPath) && WriterLock.isHeld(lockPath);
+      const ownerAlive = role === 'reader' && Library.serverRunningIn(dataDir);
+      if (ownerAlive && options.rebuildDamaged !== undefined) {
+        throw new Error(`the recordings index of ${dataDir} is damaged (${options.rebuildDamaged}); the kubecast process serving this folder rebuilds it when restarted`);
+      }
       // A reader must not move the index aside under a live writer: it only repairs an ownerless one.
-      const { db, fresh } = ownerAlive
+      // Readers skip the deep check (it reads the whole file on every `ls`); damage it would have
+      // found shows up as SQLITE_CORRUPT on a query instead, and the CLI reopens with rebuildDamaged.
+      let fresh: boolean;
+      ({ db, fresh } = ownerAlive
         ? openIndexAsReader(join(dataDir, INDEX_FILE))
-        : await openIndex(join(dataDir, INDEX_FILE), { logger, deepCheck: role === 'writer' });
+        : await openIndex(join(dataDir, INDEX_FILE), { logger, deepCheck: role === 'writer', knownDamaged: options.rebuildDamaged }));
       const manifest = await Manifest.open(dataDir, { create: role === 'writer' });
-      const library = new Library(dataDir, db, manifest, lock, options);
+      library = new Library(dataDir, db, manifest, lock, options);
       if (fresh) logger.info('building the recordings index from the cast files', { dataDir });
       if (!ownerAlive) await library.reconcile();
       if (role === 'writer') {
@@ -258,9 +271,21 @@ export class Library implements IngestObserver {
       }
       return library;
     } catch (err) {
+      if (library) {
+        // Nothing may touch the database after this (a queued flush would log errors forever).
+        library.stopping = library.closed = true;
+        clearTimeout(library.flushTimer);
+      }
+      db?.close();
       lock?.release();
       throw err;
     }
+  }
+
+  /** Does a process own (serve) the library of `dataDir` right now? */
+  static serverRunningIn(dataDir: string): boolean {
+    const path = join(dataDir, LOCK_FILE);
+    return existsSync(path) && WriterLock.isHeld(path);
   }
 
   get role(): 'writer' | 'reader' {
@@ -450,7 +475,7 @@ export class Library implements IngestObserver {
     if (!this.manifest.canVerify) {
       return { state: 'unsigned', id, digest: digest.sha256, size: digest.size, message: 'this data folder has no manifest key: nothing was signed here' };
     }
-    const result = judge(id, digest, await this.manifest.lookup(id));
+    const result = await this.manifest.judgeFile(id, path, digest, await this.manifest.lookup(id));
     // Keep the listing's badge in step with what was just found, when this is the indexed file.
     const row = this.st.byId.get(id);
     if (row && !row.live && this.pathOf(row) === path && row.integrity !== result.state && result.state !== 'in-progress') {
@@ -487,6 +512,8 @@ export class Library implements IngestObserver {
     this.db.transaction(() => this.st.remove(row.rid))();
     if (this.manifest.canSign) {
       await this.manifest.noteDeleted(id, reason).catch((err: unknown) => this.log.warn('cannot note the deletion in the manifest', { id, error: err as Error }));
+      // The checkpoints go with the file; the seal line stays (a copy kept elsewhere still verifies whole).
+      await this.manifest.removeSums(id).catch((err: unknown) => this.log.warn('cannot remove the checkpoints of a deleted recording', { id, error: err as Error }));
     }
     if (path) await removeEmptyDirs(dirname(path), recordingsDir(this.dataDir));
     this.log.info('recording deleted', { id, reason });
@@ -621,11 +648,11 @@ export class Library implements IngestObserver {
   /** After the upload ended: finish rendering, hash, seal, final row. */
   private async finish(state: LiveState, outcome: IngestOutcome): Promise<void> {
     // Hash and summary from the file itself: the same pass a rebuild makes, so both agree.
-    const scan = await scanCastFile(state.abs);
+    const scan = await scanCastFile(state.abs, { checkpoints: true });
     let sealed = false;
     if (this.manifest.canSign) {
       try {
-        await this.manifest.seal({ id: state.id, sha256: scan.digest.sha256, size: scan.digest.size, complete: outcome.complete });
+        await this.manifest.seal({ id: state.id, sha256: scan.digest.sha256, size: scan.digest.size, complete: outcome.complete }, new Date(), scan.checkpoints);
         sealed = true;
       } catch (err) {
         this.log.error('cannot sign the recording into the manifest', { id: state.id, error: err as Error });
@@ -836,7 +863,7 @@ export class Library implements IngestObserver {
   private async indexFile(id: string, rel: string, record: ManifestRecord | undefined): Promise<void> {
     const abs = join(this.dataDir, rel);
     const scan = await scanCastFile(abs);
-    const verdict = this.manifest.canVerify ? judge(id, scan.digest, record) : undefined;
+    const verdict = this.manifest.canVerify ? await this.manifest.judgeFile(id, abs, scan.digest, record) : undefined;
     const integrity: IntegrityColumn = verdict && verdict.state !== 'in-progress' ? verdict.state : 'unsigned';
     const fields = this.fieldsFrom(id, rel, scan.identity, scan.summary, {
       startedMs: scan.identity.startedMs ?? Math.round(scan.mtimeMs - scan.summary.duration * 1000),
@@ -1035,8 +1062,7 @@ export class Library implements IngestObserver {
     if (this.lock) return true;
     const now = Date.now();
     if (this.writerSeen && now - this.writerSeen.at < WRITER_CHECK_MS) return this.writerSeen.alive;
-    const path = join(this.dataDir, LOCK_FILE);
-    const alive = existsSync(path) && WriterLock.isHeld(path);
+    const alive = Library.serverRunningIn(this.dataDir);
     this.writerSeen = { at: now, alive };
     return alive;
   }

@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Library } from '../../src/store/library';
+import Database from 'better-sqlite3';
+import { INDEX_FILE, Library } from '../../src/store/library';
 import { ingestRecording, writeRecording, type CastSpec } from '../helpers/recordings';
 
 const cli = 'bin/kubecast.js';
@@ -118,7 +119,7 @@ describe('kubecast ls / export / play / verify', () => {
     assert.equal(kubecast('play', ids[0], '--speed', '0', '--data', dir).code, 2);
   });
 
-  test('`verify`: 0 intact, 1 for one changed byte or a cut file, 2 unsigned or unknown', async () => {
+  test('`verify`: 0 intact, 1 for one changed byte, a cut file, a cut and edited one, or a removed seal line, 2 unsigned or unknown', async () => {
     const [file] = await findCast(dir, ids[1]);
     const original = await readFile(file);
     const ok = kubecast('verify', ids[1], '--data', dir);
@@ -136,8 +137,30 @@ describe('kubecast ls / export / play / verify', () => {
       const cut = kubecast('verify', file, '--data', dir, '--json');
       assert.equal(cut.code, 1);
       assert.equal(JSON.parse(cut.stdout).state, 'truncated');
+      // Cut at a line boundary, and one byte of what is left changed: not a mere truncation.
+      const kept = Buffer.from(original.subarray(0, original.lastIndexOf('\n', original.length - 2) + 1));
+      assert.ok(kept.length < original.length);
+      await writeFile(file, kept);
+      assert.equal(JSON.parse(kubecast('verify', ids[1], '--data', dir, '--json').stdout).state, 'truncated');
+      kept[kept.indexOf('SELECT')] = 'Z'.charCodeAt(0);
+      await writeFile(file, kept);
+      const both = kubecast('verify', ids[1], '--data', dir);
+      assert.equal(both.code, 1);
+      assert.match(both.stdout, /^modified/);
     } finally {
       await writeFile(file, original);
+    }
+    // The first seal line removed from the manifest: a broken chain, not "unsigned".
+    const manifestPath = join(dir, 'manifest.jsonl');
+    const manifest = await readFile(manifestPath, 'utf8');
+    try {
+      const [first, ...rest] = manifest.split('\n');
+      await writeFile(manifestPath, rest.join('\n'));
+      const removed = kubecast('verify', JSON.parse(first).id, '--data', dir);
+      assert.equal(removed.code, 1, removed.stdout + removed.stderr);
+      assert.match(removed.stdout, /^modified[\s\S]*seal may have been removed/);
+    } finally {
+      await writeFile(manifestPath, manifest);
     }
     const peer = kubecast('verify', 'test/fixtures/casts/peer.cast', '--data', dir);
     assert.equal(peer.code, 2);
@@ -189,6 +212,51 @@ describe('kubecast ls / export / play / verify', () => {
     } finally {
       await writer.close();
     }
+  });
+});
+
+describe('kubecast ls with no server and an index damaged beyond its first pages', () => {
+  test('the index is rebuilt once from the cast files: the same results, no stack trace', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kubecast-library-cli-damaged-'));
+    dirs.push(dir);
+    const library = await Library.open(dir);
+    for (let i = 0; i < 20; i++) {
+      await ingestRecording(dir, library, { user: `u${i % 3}`, events: [[0.5, 'o', `line ${i} kubecast-needle-${i}\r\n`.repeat(50)], [1, 'x', String(i % 4)]] });
+    }
+    await library.settled();
+    await library.close();
+    const ls = (...args: string[]) => kubecast('ls', '--json', '--limit', '500', '--data', dir, ...args);
+    const plain = ls();
+    const searched = ls('--search', 'kubecast-needle-7');
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.equal(JSON.parse(plain.stdout).items.length, 20);
+    assert.equal(JSON.parse(searched.stdout).items.length, 1);
+
+    const path = join(dir, INDEX_FILE);
+    const db = new Database(path, { readonly: true });
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    const recordingPages = db.prepare<[], { pageno: number }>("SELECT pageno FROM dbstat WHERE name = 'recordings'").all().map((r) => r.pageno);
+    db.close();
+    // From the last page holding recording rows to the end: the damage reaches rows `ls` reads, and
+    // spares page 1 (header and schema), so the light check at open passes.
+    const from = Math.max(...recordingPages);
+    assert.ok(from > 1 && from < pages, `recordings pages ${recordingPages.join(',')} of ${pages}`);
+    const bytes = await readFile(path);
+    bytes.fill(0xee, (from - 1) * pageSize);
+    await writeFile(path, bytes);
+
+    const after = ls();
+    assert.equal(after.code, 0, after.stderr);
+    assert.doesNotMatch(after.stderr, /SQLITE_|\n\s+at /, 'no stack trace');
+    assert.match(after.stderr, /index.*damaged/i);
+    // Rebuilt from the files: search is rendered again only when asked for (as after any rebuild).
+    const withoutSearchState = (out: string) => (JSON.parse(out) as { items: Array<Record<string, unknown>> }).items.map(({ searchIndex: _, ...rest }) => rest);
+    assert.deepEqual(withoutSearchState(after.stdout), withoutSearchState(plain.stdout));
+    const searchedAfter = ls('--search', 'kubecast-needle-7');
+    assert.equal(searchedAfter.code, 0, searchedAfter.stderr);
+    assert.deepEqual(JSON.parse(searchedAfter.stdout), JSON.parse(searched.stdout));
+    assert.ok((await readdir(dir)).some((name) => name.startsWith(`${INDEX_FILE}.damaged-`)), 'the damaged file is kept aside');
   });
 });
 

@@ -287,13 +287,16 @@ describe('library index', () => {
     }
   });
 
-  test('delete removes the file, the rows, the search lines, and notes it in the manifest', async () => {
+  test('delete removes the file, the rows, the search lines, the checkpoints, and notes it in the manifest', async () => {
     const dir = await tmp();
     const { library, ids } = await populate(dir);
     try {
       const path = library.castPath(ids[1])!;
+      const sums = join(dir, 'seals', `${ids[1]}.sums`);
+      assert.ok(existsSync(sums), 'sealed with checkpoints');
       assert.equal(await library.delete(ids[1]), true);
       assert.equal(existsSync(path), false);
+      assert.equal(existsSync(sums), false, 'the checkpoints go with the recording');
       assert.equal(library.get(ids[1]), undefined);
       assert.deepEqual(library.list({ q: 'remember' }).items, []);
       assert.match(await readFile(join(dir, 'manifest.jsonl'), 'utf8'), new RegExp(`"id":"${ids[1]}","deleted":true`));

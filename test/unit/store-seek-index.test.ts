@@ -4,11 +4,14 @@
 // checked against its cast and never left half-written.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCast } from '../../src/cast';
 import { buildSeekIndex, MAX_KEYFRAMES, SeekBuildAborted } from '../../src/store/seek-builder';
+import { SeekIndexes } from '../../src/store/seek-indexes';
+import { silentLogger } from '../../src/util/log';
 import { loadSeekIndex, playerIndex, seekPathFor, writeSegment, type LoadedSeekIndex, type PlayerIndex } from '../../src/store/seek-index';
 import { castText, type Ev } from '../helpers/recordings';
 import { ReferenceTerminal, ttyEvents } from '../helpers/tty-content';
@@ -214,6 +217,28 @@ describe('seek index', () => {
       assert.equal(await buildSeekIndex(v1.path, { share: 1 }), null);
     } finally {
       v1.cleanup();
+    }
+  });
+
+  test('by default a recording of 8 MiB gets a seek index and one a byte shorter does not', () => {
+    const indexes = new SeekIndexes({ logger: silentLogger, build: false, track: () => {} });
+    assert.equal(indexes.threshold, 8 * 1024 * 1024);
+    assert.equal(indexes.wants(8 * 1024 * 1024), true);
+    assert.equal(indexes.wants(8 * 1024 * 1024 - 1), false);
+    assert.equal(new SeekIndexes({ logger: silentLogger, build: false, track: () => {}, thresholdBytes: 0 }).wants(1e12), false, '0 turns indexing off');
+  });
+
+  test('building an index leaves the cast byte-identical (content and modification time)', async () => {
+    const file = tempCast('g.cast', castText({ events: ttyEvents({ seed: 6, bytes: 200_000 }) }));
+    try {
+      const digest = () => createHash('sha256').update(readFileSync(file.path)).digest('hex');
+      const before = { sha256: digest(), mtimeMs: statSync(file.path).mtimeMs };
+      const meta = await buildSeekIndex(file.path, { keyframeBytes: 4096, share: 1 });
+      assert.ok(meta && meta.keyframes.length > 1, 'an index with keyframes was built');
+      assert.ok(existsSync(seekPathFor(file.path)));
+      assert.deepEqual({ sha256: digest(), mtimeMs: statSync(file.path).mtimeMs }, before);
+    } finally {
+      file.cleanup();
     }
   });
 
