@@ -45,3 +45,11 @@ export function parseRetainDays(value: string | undefined): number | null | unde
   if (!Number.isInteger(days) || days < 1 || days > 36500) throw new CliError(`--retain-days: expected a whole number of days, got ${JSON.stringify(value)}`);
   return days;
 }
+
+/** --seek-index-mib: the size from which recordings get a seek index, in bytes (0 = none). */
+export function parseSeekIndexMib(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const mib = Number(value);
+  if (value.trim() === '' || !Number.isFinite(mib) || mib < 0 || mib > 1024 * 1024) throw new CliError(`--seek-index-mib: expected a size in MiB (0 turns seek indexes off), got ${JSON.stringify(value)}`);
+  return Math.round(mib * 1024 * 1024);
+}

@@ -5,7 +5,7 @@ import { createLogger } from '../util/log';
 import { kubectlExecCommand } from '../util/shell';
 import { startServe, type ServeHandle, type ServeOptions } from '../serve/serve';
 import { CliError, parseCommand, type Command } from './command';
-import { isLoopback, parseListen, parseRecorderUrls, parseRetainDays, parseSeconds } from './options';
+import { isLoopback, parseListen, parseRecorderUrls, parseRetainDays, parseSeconds, parseSeekIndexMib } from './options';
 
 export { startServe, type ServeHandle, type ServeOptions };
 
@@ -35,6 +35,7 @@ const spec = {
     'dial-timeout': { type: 'string' },
     'dial-total-timeout': { type: 'string' },
     'retain-days': { type: 'string' },
+    'seek-index-mib': { type: 'string' },
     json: { type: 'boolean' },
   },
   help: [
@@ -51,6 +52,7 @@ const spec = {
     '--ack-timeout SECONDS      a recorder that acknowledges nothing this long has failed (default 5)',
     '--dial-timeout SECONDS     per recorder dial (default 5); --dial-total-timeout SECONDS for all (default 30)',
     '--retain-days N            delete recordings older than N days',
+    '--seek-index-mib N         recordings of N MiB and more get a seek index for fast replay (default 8; 0 = none)',
     '--json                     print one JSON line with the URLs when ready',
   ],
 } as const;
@@ -75,6 +77,7 @@ export const serve: Command = async (argv) => {
     localListen: parseListen(v['local-listen'], '--local-listen'),
     consoleListen,
     retainDays: parseRetainDays(v['retain-days']),
+    seekIndexThresholdBytes: parseSeekIndexMib(v['seek-index-mib']),
     recorders: parseRecorderUrls(v.recorder),
     recorderToken: v['recorder-token'] ? (await readFile(v['recorder-token'], 'utf8')).trim() : undefined,
     policy: v['fail-open'] ? 'fail-open' : v['fail-closed'] ? 'fail-closed' : undefined,

@@ -51,6 +51,8 @@ export interface ServeOptions {
   /** The built renderer; default dist/renderer next to the running bundle. */
   rendererDir?: string;
   retainDays?: number | null;
+  /** Recordings of at least this many bytes get a seek index (default 8 MiB; 0 = none). */
+  seekIndexThresholdBytes?: number;
   localListen?: ListenAddress;
   /** Remote recorders; empty = the embedded one. */
   recorders?: string[];
@@ -107,6 +109,7 @@ export async function startServe(requested: ServeOptions): Promise<ServeHandle> 
     const library = await Library.open(dataDir, {
       logger: log,
       retainDays: options.retainDays ?? undefined,
+      seekIndex: options.seekIndexThresholdBytes === undefined ? undefined : { thresholdBytes: options.seekIndexThresholdBytes },
       onProgress: process.stderr.isTTY ? progressPrinter() : undefined,
     });
     stops.push(() => library.close());
