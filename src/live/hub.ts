@@ -46,7 +46,7 @@ export interface LiveHubOptions {
   pollMs?: number;
   /**
    * Output per 250 ms (bytes of cast lines) above which a watched session is a flood: viewers then
-   * get a fresh screen every 250 ms instead of every event until it calms down. Default 1 MiB (4 MiB/s).
+   * get a fresh screen every 20 ms instead of every event until it calms down. Default 1 MiB (4 MiB/s).
    */
   floodBytes?: number;
 }
