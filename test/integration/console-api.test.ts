@@ -2,7 +2,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { KUBECTL_PROFILES } from '../helpers/kubectl';
 import { CLI } from '../helpers/kubecast';
@@ -25,6 +26,53 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Every file and folder under `dir`: size and modification time, so any write shows. */
+function dataTree(dir: string): Record<string, string> {
+  const tree: Record<string, string> = {};
+  const walk = (sub: string) => {
+    for (const name of readdirSync(join(dir, sub)).sort()) {
+      const rel = join(sub, name);
+      const stat = statSync(join(dir, rel));
+      if (stat.isDirectory()) {
+        tree[rel + '/'] = 'dir';
+        walk(rel);
+      } else tree[rel] = `${stat.size} bytes, mtime ${stat.mtimeMs}`;
+    }
+  };
+  walk('');
+  return tree;
+}
+
+/** Sends a WebSocket upgrade for `path` and returns the status of the answer. `null` leaves a header out. */
+function upgradeStatus(consoleUrl: string, path: string, override: Record<string, string | null> = {}): Promise<number> {
+  const base = new URL(consoleUrl);
+  const headers: Record<string, string | null> = {
+    host: base.host,
+    upgrade: 'websocket',
+    connection: 'Upgrade',
+    'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+    'sec-websocket-version': '13',
+    authorization: `Bearer ${base.searchParams.get('token')}`,
+    ...override,
+  };
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(base.port), base.hostname);
+    let got = '';
+    socket.on('data', (chunk: Buffer) => {
+      got += chunk.toString('latin1');
+      const status = /^HTTP\/1\.1 (\d{3}) /.exec(got);
+      if (status) {
+        socket.destroy();
+        resolve(Number(status[1]));
+      }
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => reject(new Error(`no status line for ${path}: ${JSON.stringify(got)}`)));
+    const lines = Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== null);
+    socket.write(`GET ${path} HTTP/1.1\r\n${lines.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+  });
 }
 
 describe('console API', () => {
@@ -78,33 +126,55 @@ describe('console API', () => {
     });
   });
 
-  test('ids are validated before anything touches the disk; token, Host and method rules', async () => {
+  test('traversal and malformed ids get 400/404 on GET, DELETE and the live route, and touch nothing; token, Host and method rules', async () => {
     await withServe({}, async (fx) => {
       const consoleUrl = fx.handle.urls.console!;
-      const before = readdirSync(fx.dataDir).sort();
-      for (const path of [
-        '/api/recordings/../../etc/passwd',
-        '/api/recordings/..%2f..%2fetc%2fpasswd',
-        '/api/recordings/%2e%2e',
-        '/api/recordings/not-a-uuid',
-        '/api/recordings/not-a-uuid/cast',
-        '/api/recordings/%2e%2e%2f%2e%2e%2fkubeconfig/cast',
-        '/api/recordings/00000000-0000-4000-8000-000000000000/cast',
-      ]) {
-        const answer = await consoleRequest(consoleUrl, path);
-        assert.ok(answer.status === 400 || answer.status === 404, `${path}: ${answer.status}`);
-        assert.doesNotMatch(answer.body, /BEGIN|token|root:/);
+      const run = await fx.kubectl(profile).run(['exec', 'shell', '--', 'echo', 'keep-me']);
+      assert.equal(run.code, 0, run.stderr);
+      // Sealed and search-indexed: nothing is left for the library to write on its own.
+      const id = await waitFor('a sealed recording', async () => {
+        const items = (await consoleRequest(consoleUrl, '/api/recordings')).json<Listing>().items as Array<Listing['items'][0] & { integrity: string; searchIndex: string }>;
+        return items.length === 1 && items[0].complete && items[0].integrity !== 'pending' && items[0].searchIndex === 'done' ? items[0].id : undefined;
+      });
+      await new Promise((r) => setTimeout(r, 500)); // the index's periodic flush
+      const before = dataTree(fx.dataDir);
+      const attempts: string[] = [];
+      for (const suffix of ['', '/text', '/cast', '/index']) {
+        attempts.push(
+          `/api/recordings/${id}/..${suffix}`,
+          `/api/recordings/..%2f${id}${suffix}`,
+          `/api/recordings/..%2F..%2F${id}${suffix}`,
+          `/api/recordings/%2E%2E${suffix}`,
+          `/api/recordings/%2e%2e${suffix}`,
+          `/api/recordings/not-a-uuid${suffix}`,
+          `/api/recordings/${id.toUpperCase()}x${suffix}`,
+        );
       }
-      const del = await consoleRequest(consoleUrl, '/api/recordings/..%2f..%2fkubeconfig', { method: 'DELETE' });
-      assert.ok(del.status === 400 || del.status === 404);
-      assert.deepEqual(readdirSync(fx.dataDir).sort(), before, 'nothing created or removed');
+      attempts.push('/api/recordings/../../etc/passwd', '/api/recordings/%2e%2e%2f%2e%2e%2fkubeconfig/cast', `/api/recordings/${id}%00/cast`, '/api/recordings/00000000-0000-4000-8000-000000000000/cast');
+      for (const path of attempts) {
+        for (const method of ['GET', 'DELETE']) {
+          const answer = await consoleRequest(consoleUrl, path, { method });
+          assert.ok(answer.status === 400 || answer.status === 404, `${method} ${path}: ${answer.status}`);
+          assert.doesNotMatch(answer.body, /BEGIN|token|root:|keep-me/, `${method} ${path} leaks nothing`);
+        }
+      }
+      for (const path of [`/api/live/${id}/..`, `/api/live/..%2f${id}`, '/api/live/%2E%2E', '/api/live/%2e%2e', '/api/live/not-a-uuid', `/api/live/${id}/cast`]) {
+        const status = await upgradeStatus(consoleUrl, path);
+        assert.ok(status === 400 || status === 404, `upgrade ${path}: ${status}`);
+      }
+      assert.deepEqual(dataTree(fx.dataDir), before, 'no file in the data folder created, removed, resized or touched');
+      const listing = (await consoleRequest(consoleUrl, '/api/recordings')).json<Listing>();
+      assert.deepEqual(listing.items.map((r) => r.id), [id], 'the recording is still listed');
+      assert.equal((await consoleRequest(consoleUrl, `/api/recordings/${id}`)).status, 200);
+      assert.match((await consoleRequest(consoleUrl, `/api/recordings/${id}/cast`)).body, /keep-me/);
 
       assert.equal((await consoleRequest(consoleUrl, '/api/recordings', { token: null })).status, 401);
       assert.equal((await consoleRequest(consoleUrl, '/api/live', { token: 'wrong' })).status, 401);
       assert.equal((await consoleRequest(consoleUrl, '/metrics', { token: null })).status, 401);
       assert.equal((await consoleRequest(consoleUrl, '/api/recordings', { headers: { host: 'evil.example' } })).status, 403);
-      const foreignDelete = await consoleRequest(consoleUrl, '/api/recordings/00000000-0000-4000-8000-000000000000', { method: 'DELETE', headers: { origin: 'http://evil.example' } });
+      const foreignDelete = await consoleRequest(consoleUrl, `/api/recordings/${id}`, { method: 'DELETE', headers: { origin: 'http://evil.example' } });
       assert.equal(foreignDelete.status, 403);
+      assert.equal((await consoleRequest(consoleUrl, `/api/recordings/${id}`)).status, 200, 'a refused DELETE deletes nothing');
       const health = await consoleRequest(consoleUrl, '/healthz', { token: null });
       assert.equal(health.status, 200);
       const metrics = await consoleRequest(consoleUrl, '/metrics');
@@ -117,6 +187,32 @@ describe('console API', () => {
       assert.equal(page.status, 302);
       assert.match(String(page.headers['set-cookie']), /HttpOnly; SameSite=Strict/);
       assert.equal(page.headers.location, '/');
+    });
+  });
+
+  test('the live WebSocket route: no token 401, wrong token 401, foreign Host or Origin 403, not-a-uuid 404, a valid id 101', async () => {
+    await withServe({}, async (fx) => {
+      const consoleUrl = fx.handle.urls.console!;
+      const id = '00000000-0000-4000-8000-000000000000';
+      assert.equal(await upgradeStatus(consoleUrl, `/api/live/${id}`, { authorization: null }), 401);
+      assert.equal(await upgradeStatus(consoleUrl, `/api/live/${id}`, { authorization: 'Bearer wrong' }), 401);
+      assert.equal(await upgradeStatus(consoleUrl, `/api/live/${id}`, { host: 'evil.example' }), 403);
+      assert.equal(await upgradeStatus(consoleUrl, `/api/live/${id}`, { host: `evil.example:${new URL(consoleUrl).port}` }), 403);
+      assert.equal(await upgradeStatus(consoleUrl, `/api/live/${id}`, { origin: 'http://evil.example' }), 403);
+      assert.equal(await upgradeStatus(consoleUrl, '/api/live/not-a-uuid'), 404);
+      // A well-formed id is upgraded (then closed with 4404 when no such session is live).
+      assert.equal(await upgradeStatus(consoleUrl, `/api/live/${id}`), 101);
+    });
+  });
+
+  test('the live WebSocket route refuses dot segments like the HTTP routes do', { todo: 'src/console/server.ts upgrade() matches the WHATWG-normalised path, so these reach /api/live/ID with 101' }, async () => {
+    await withServe({}, async (fx) => {
+      const consoleUrl = fx.handle.urls.console!;
+      const id = '00000000-0000-4000-8000-000000000000';
+      for (const path of [`/api/live/x/../${id}`, `/api/live/../live/${id}`, `/api/live/%2e%2e/live/${id}`]) {
+        const status = await upgradeStatus(consoleUrl, path);
+        assert.ok(status === 400 || status === 404, `upgrade ${path}: ${status}`);
+      }
     });
   });
 
