@@ -10,22 +10,13 @@ import { CLI } from '../helpers/kubecast';
 import { consoleRequest } from '../helpers/console-client';
 import { withServe } from '../helpers/serve-fixture';
 import { parseCast } from '../../src/cast';
+import { waitFor } from '../unit/live-fixtures';
 
 const profile = KUBECTL_PROFILES.find((p) => p.version === '1.33')!;
 
 interface Listing {
   items: Array<{ id: string; exitCode: number | null; complete: boolean; live: boolean; hits?: Array<{ time: number; text: string }> }>;
   next: string | null;
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** Every file and folder under `dir`: size and modification time, so any write shows. */
