@@ -67,18 +67,26 @@ function upgradeStatus(consoleUrl: string, path: string, override: Record<string
 }
 
 describe('console API', () => {
-  test('search finds a word typed in a TTY session, with a hit inside that command\'s output; CLI ls --json and export agree', async () => {
+  test('after `echo kubecast-needle-$RANDOM` was typed, search finds the number the shell printed, with a hit inside that command\'s output; CLI ls --json and export agree', async () => {
     await withServe({}, async (fx) => {
       const consoleUrl = fx.handle.urls.console!;
-      const needle = `kubecast-needle-${Math.floor(Math.random() * 1e9)}`;
-      const term = fx.kubectl(profile).terminal(['exec', '-it', 'shell', '--', 'sh'], { cols: 100, rows: 30 });
+      const command = 'echo kubecast-needle-$RANDOM';
+      // bash: the local cluster's sh is dash here, which has no $RANDOM.
+      const term = fx.kubectl(profile).terminal(['exec', '-it', 'shell', '--', 'bash', '--norc', '--noprofile', '-i'], { cols: 100, rows: 30 });
+      let needle: string;
       try {
         await term.waitForText(/[$#] $/m);
         term.type('echo one two three\r');
-        await term.waitForText('one two three');
+        await term.waitForText(/^one two three/m);
         await new Promise((r) => setTimeout(r, 400));
-        term.type(`echo ${needle}\r`);
-        await term.waitForText(new RegExp(`^${needle}`, 'm'));
+        term.type(command);
+        await term.waitForText(command);
+        await new Promise((r) => setTimeout(r, 300)); // the Enter comes clearly after the typing
+        const from = term.mark();
+        term.type('\r');
+        const printed = await term.waitForText(/^kubecast-needle-(\d+)$/m, { from });
+        needle = `kubecast-needle-${(printed as RegExpMatchArray)[1]}`;
+        await term.waitForText(/[$#] $/m, { from: term.text.indexOf(needle, from) });
         await new Promise((r) => setTimeout(r, 400));
         term.type('exit\r');
         await term.waitForExit();
@@ -94,15 +102,31 @@ describe('console API', () => {
         const item = body.items[0] as (typeof body.items)[0] & { integrity?: string; searchIndex?: string };
         return body.items.length > 0 && (item.hits?.length ?? 0) > 0 && item.complete && item.integrity !== 'pending' && item.searchIndex === 'done' ? body : undefined;
       });
+      assert.equal(listing.items.length, 1);
       const recording = listing.items[0];
-      // The hit's time falls within the output of `echo <needle>`.
+      // From the recording's events: when the Enter was echoed after the typed command, and when
+      // the next prompt came after the printed number. The hit lies between the two.
       const cast = parseCast((await consoleRequest(consoleUrl, `/api/recordings/${recording.id}/cast`)).body);
       const outputs = cast.events.filter((e) => e.code === 'o');
-      const typedAt = outputs.find((e) => e.data.includes(`echo ${needle}`))!.time;
-      const printed = outputs.find((e) => new RegExp(`(^|\\n)${needle}`).test(e.data))!;
+      const starts: number[] = [];
+      let screenText = '';
+      for (const event of outputs) {
+        starts.push(screenText.length);
+        screenText += event.data;
+      }
+      const timeOfChar = (index: number) => outputs[starts.findLastIndex((start) => start <= index)].time;
+      const typed = screenText.indexOf(command);
+      assert.ok(typed >= 0, 'the typed command is in the recording');
+      const enter = screenText.indexOf('\n', typed + command.length);
+      const output = screenText.indexOf(needle, enter); // the typed line has $RANDOM, not the number
+      const prompt = screenText.slice(output + needle.length).search(/[$#] /) + output + needle.length;
+      assert.ok(enter > typed && output > enter && prompt > output + needle.length, `positions: typed ${typed}, enter ${enter}, output ${output}, prompt ${prompt}`);
+      const enteredAt = timeOfChar(enter);
+      const promptAt = timeOfChar(prompt);
+      assert.ok(enteredAt - timeOfChar(typed + command.length - 1) >= 0.2, 'the Enter is told apart from the typing');
       const hit = recording.hits!.find((h) => h.text.trim() === needle);
       assert.ok(hit, `a hit on the output line: ${JSON.stringify(recording.hits)}`);
-      assert.ok(hit.time >= typedAt && hit.time <= printed.time + 0.001, `hit at ${hit.time}, command typed at ${typedAt}, output at ${printed.time}`);
+      assert.ok(hit.time >= enteredAt && hit.time <= promptAt, `hit at ${hit.time}, Enter echoed at ${enteredAt}, next prompt at ${promptAt}`);
 
       const all = (await consoleRequest(consoleUrl, '/api/recordings')).json<Listing>();
       const cli = spawnSync(process.execPath, [CLI, 'ls', '--json', '--data', fx.dataDir], { encoding: 'utf8' });
