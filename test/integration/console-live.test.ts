@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { Terminal } from '@xterm/headless';
 import WebSocket from 'ws';
-import { KUBECTL_PROFILES } from '../helpers/kubectl';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Kubectl, KUBECTL_PROFILES, makeKubectlSandbox } from '../helpers/kubectl';
+import { startKubecast, tempDir, type KubecastProcess } from '../helpers/kubecast';
 import { consoleRequest } from '../helpers/console-client';
 import { withServe } from '../helpers/serve-fixture';
 import type { LiveMessage, LiveSession } from '../../src/live/messages';
@@ -180,5 +183,59 @@ describe('live viewers', () => {
       assert.ok(result.durationMs <= baseline * 1.3 + 500, `with a stalled viewer ${result.durationMs} ms, alone ${before.durationMs} / ${after.durationMs} ms`);
       assert.ok(process.memoryUsage().rss < 1.5 * 1024 * 1024 * 1024, 'memory stayed bounded');
     });
+  });
+  test('a session from a separate kubecast proxy process is live in serve and can be watched: snapshot, events, end with the exit code', async () => {
+    const dirs = [tempDir('cluster'), tempDir('proxy')];
+    const [clusterDir, proxyDir] = dirs;
+    const procs: KubecastProcess[] = [];
+    try {
+      await withServe({}, async (fx) => {
+        const consoleUrl = fx.handle.urls.console!;
+        const cluster = await startKubecast(['local-cluster', '--data', clusterDir.path]);
+        procs.push(cluster);
+        const proxy = await startKubecast(['proxy', '--data', proxyDir.path, '--upstream', cluster.ready.local!, '--recorder', fx.handle.urls.recorder!, '--recorder-token', join(fx.dataDir, 'recorder.token')]);
+        procs.push(proxy);
+        const sandbox = makeKubectlSandbox({
+          server: proxy.ready.proxy!,
+          token: readFileSync(join(proxyDir.path, 'token'), 'utf8').trim(),
+          certificateAuthority: readFileSync(join(proxyDir.path, 'tls', 'ca.crt'), 'utf8'),
+        });
+        const term = new Kubectl(profile, sandbox).terminal(['exec', '-it', 'shell', '--', 'sh'], { cols: 84, rows: 22 });
+        try {
+          await term.waitForText(/[$#] $/m);
+          term.type('echo before-join\r');
+          await term.waitForText(/^before-join/m);
+          const id = await liveId(consoleUrl);
+          const [session] = (await consoleRequest(consoleUrl, '/api/live')).json<{ items: LiveSession[] }>().items;
+          assert.equal(session.id, id);
+          assert.equal(session.pod, 'shell');
+          assert.equal(session.tty, true);
+          assert.deepEqual([session.cols, session.rows], [84, 22]);
+          assert.equal(fx.recordings().length, 1, "the recording is in serve's data folder");
+          const viewer = new Viewer(consoleUrl, id);
+          await viewer.until((m) => m.some((x) => x.type === 'snapshot'));
+          const snapshot = viewer.messages[0];
+          assert.ok(snapshot.type === 'snapshot' && snapshot.reason === 'join', `first message: ${JSON.stringify(snapshot).slice(0, 200)}`);
+          assert.deepEqual(await renderScreen(snapshot.data, snapshot.cols, snapshot.rows), await term.screen(), 'the snapshot is the screen kubectl shows');
+          term.type('echo after-join\r');
+          await term.waitForText(/^after-join/m);
+          await viewer.until(() => viewer.text().includes('after-join'));
+          term.type('exit 5\r');
+          assert.equal((await term.waitForExit()).exitCode, 5);
+          await viewer.until((m) => m.some((x) => x.type === 'end'));
+          const types = viewer.messages.map((m) => m.type);
+          assert.equal(types.filter((t) => t === 'snapshot').length, 1, `one snapshot, then events: ${types.join(',')}`);
+          assert.ok(types.slice(1, -1).every((t) => t === 'output' || t === 'exit' || t === 'resize'), types.join(','));
+          const end = viewer.messages.at(-1)!;
+          assert.ok(end.type === 'end' && end.exitCode === 5 && end.complete, JSON.stringify(end));
+        } finally {
+          term.dispose();
+          sandbox.cleanup();
+        }
+      });
+    } finally {
+      for (const proc of procs.reverse()) assert.equal(await proc.stop(), 0, 'exits 0 on SIGTERM');
+      for (const dir of dirs) dir.cleanup();
+    }
   });
 });
