@@ -7,7 +7,9 @@
 // held, and otherwise gets a fresh snapshot ("resync") and continues from there.
 //
 // A flood (output faster than anyone can watch, `cat` of a big file) is not fanned out event by
-// event: while it lasts, viewers get a fresh screen (a "resync" snapshot without scrollback) every
+// event. What counts is the output times the number of viewers, since that is what fanning it out
+// costs: 50 viewers of a modest `cat` would otherwise slow the session below the flood rate and
+// never be switched to screens. While a flood lasts, viewers get a fresh screen (a "resync" snapshot without scrollback) every
 // FLOOD_TICK_MS instead, one serialisation shared by all, and a full resync when it is over. The
 // tick is short so that a flood's screen reaches viewers as promptly as events do; it stretches
 // only when serialising the screen is slow (a huge terminal), so screens never take more than
@@ -41,7 +43,7 @@ export interface FlowLimits {
   replayLimit: number;
   /** A viewer that has not drained for this long is dropped. */
   stallMs: number;
-  /** Output per FLOOD_WINDOW_MS above which the session is a flood (bytes of cast lines). */
+  /** Output per FLOOD_WINDOW_MS, times the number of viewers, above which the session is a flood (bytes of cast lines). */
   floodBytes: number;
 }
 
@@ -331,7 +333,7 @@ export class LiveFeed {
       }
     }
     this.windowBytes += event.size;
-    if (!this.flooding && this.windowBytes > this.limits.floodBytes && this.slots.size > 0) this.startFlood();
+    if (!this.flooding && this.windowBytes * this.slots.size > this.limits.floodBytes) this.startFlood();
   }
 
   private startFlood(): void {
@@ -360,7 +362,7 @@ export class LiveFeed {
     const behind = this.screen.stats().backlog;
     let calm = this.endMessage !== undefined && behind === 0;
     if (started - this.windowStart >= FLOOD_WINDOW_MS) {
-      calm ||= this.windowBytes <= this.limits.floodBytes / 2 && behind <= (this.endMessage ? 0 : this.limits.replayLimit);
+      calm ||= this.windowBytes * this.slots.size <= this.limits.floodBytes / 2 && behind <= (this.endMessage ? 0 : this.limits.replayLimit);
       this.windowStart = started;
       this.windowBytes = 0;
     }

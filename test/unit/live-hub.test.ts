@@ -485,6 +485,34 @@ describe('live hub: slow viewers and fast sessions', () => {
     hub.close();
   });
 
+  test('what makes a flood is the output times the viewers: a rate one viewer gets as events is a flood for four', async () => {
+    const flooded = async (viewers: number) => {
+      const hub = new LiveHub({ floodBytes: 64 * 1024 });
+      startSession(hub, { width: 60, height: 10 });
+      const all = Array.from({ length: viewers }, () => new RecordingViewer());
+      for (const viewer of all) hub.subscribe(ID, viewer);
+      await all[0].waitFor(hasType('snapshot'));
+      // 5.5 KB every 25 ms or more: at most 55 KB per 250 ms, under the threshold for one viewer;
+      // at least 3 rounds per window even on a loaded machine, so over it for four (66 KB).
+      const line = `${'x'.repeat(79)}\r\n`.repeat(66);
+      const started = Date.now();
+      for (let round = 0; Date.now() - started < 600; round++) {
+        hub.lines(ID, Buffer.from(castLine(round * 0.025, 'o', line)));
+        await sleep(25);
+      }
+      const states = hub.stats().sessions[0].viewers.map((v) => v.state);
+      const screens = all[0].messages.filter((m) => m.type === 'snapshot' && m.reason === 'resync').length;
+      hub.close();
+      return { states, screens };
+    };
+    const one = await flooded(1);
+    assert.deepEqual(one.states, ['live']);
+    assert.equal(one.screens, 0, 'one viewer gets the output as events');
+    const four = await flooded(4);
+    assert.deepEqual(four.states, ['resting', 'resting', 'resting', 'resting']);
+    assert.ok(four.screens > 0, 'four viewers get screens');
+  });
+
   test('a flood whose screen is slow to serialise gets screens less often (at most a tenth of the loop per session)', async () => {
     // A screen that takes 8 ms to serialise (a huge terminal): ticks stretch to about 80 ms.
     const screens: ScreenSnapshot[] = [];
