@@ -145,8 +145,7 @@ export class ConsoleServer {
     if (!this.hostAllowed(req)) throw new HttpError(403, 'this console answers only to loopback host names');
     // Dot segments and encoded slashes or dots have no business here: refuse them before any
     // normalisation could turn them into another path.
-    const rawPath = (req.url ?? '/').split('?')[0];
-    if (/(^|\/)\.\.?(\/|$)|%2e|%2f|%5c|\\/i.test(rawPath)) throw new HttpError(400, 'bad path');
+    if (hasPathTricks(req.url)) throw new HttpError(400, 'bad path');
     const url = new URL(req.url ?? '/', 'http://console');
     const path = url.pathname;
     if (path === '/healthz') {
@@ -402,6 +401,7 @@ export class ConsoleServer {
     if (!this.hostAllowed(req)) return refuse(403, 'Forbidden');
     if (!this.authorized(req)) return refuse(401, 'Unauthorized');
     if (!this.sameOrigin(req)) return refuse(403, 'Forbidden');
+    if (hasPathTricks(req.url)) return refuse(400, 'Bad Request');
     if (!match || !isRecordingId(match[1])) return refuse(404, 'Not Found');
     const id = match[1];
     this.wss.handleUpgrade(req, socket, head, (ws) => serveLiveSocket(this.options.backend.live, ws, id, { logger: this.log }));
@@ -554,4 +554,13 @@ function validateSettings(body: unknown): Partial<ConsoleSettings> {
     out.dataDir = input.dataDir;
   }
   return out;
+}
+
+/**
+ * Dot segments and encoded slashes or dots have no business in a console path: they are refused
+ * before any normalisation could turn them into another path (HTTP routes and the live WebSocket alike).
+ */
+function hasPathTricks(requestUrl: string | undefined): boolean {
+  const rawPath = (requestUrl ?? '/').split('?')[0];
+  return /(^|\/)\.\.?(\/|$)|%2e|%2f|%5c|\\/i.test(rawPath);
 }

@@ -7,8 +7,13 @@
 // held, and otherwise gets a fresh snapshot ("resync") and continues from there.
 //
 // A flood (output faster than anyone can watch, `cat` of a big file) is not fanned out event by
-// event: while it lasts, viewers get a fresh screen (a "resync" snapshot without scrollback) every
-// FLOOD_TICK_MS instead, one serialisation shared by all, and a full resync when it is over.
+// event. What counts is the output times the number of viewers, since that is what fanning it out
+// costs: 50 viewers of a modest `cat` would otherwise slow the session below the flood rate and
+// never be switched to screens. While a flood lasts, viewers get a fresh screen (a "resync" snapshot without scrollback) every
+// FLOOD_TICK_MS instead, one serialisation shared by all, and a full resync when it is over. The
+// tick is short so that a flood's screen reaches viewers as promptly as events do; it stretches
+// only when serialising the screen is slow (a huge terminal), so screens never take more than
+// FLOOD_SNAPSHOT_SHARE of the event loop per session.
 import type { CastLineParser } from '../cast';
 import type { Logger } from '../util/log';
 import { EventLog, MAX_OUTPUT_MESSAGE } from './event-log';
@@ -38,12 +43,16 @@ export interface FlowLimits {
   replayLimit: number;
   /** A viewer that has not drained for this long is dropped. */
   stallMs: number;
-  /** Output per FLOOD_TICK_MS above which the session is a flood (bytes of cast lines). */
+  /** Output per FLOOD_WINDOW_MS, times the number of viewers, above which the session is a flood (bytes of cast lines). */
   floodBytes: number;
 }
 
-/** How often viewers of a flood get a fresh screen, and how the flood is measured. */
-export const FLOOD_TICK_MS = 250;
+/** How often viewers of a flood get a fresh screen (at most; see FLOOD_SNAPSHOT_SHARE). */
+export const FLOOD_TICK_MS = 20;
+/** Output is metered over windows this long to tell when a flood starts and ends. */
+export const FLOOD_WINDOW_MS = 250;
+/** Share of the event loop a flooding session's screens may take: a slower serialisation stretches the tick. */
+const FLOOD_SNAPSHOT_SHARE = 0.1;
 
 /** syncing: waiting for a snapshot; resting: between the screens of a flood; done: got the end or left. */
 type SlotState = 'syncing' | 'live' | 'resting' | 'blocked' | 'done';
@@ -56,6 +65,8 @@ interface Slot {
   reason: 'join' | 'resync';
   blockedAt: number;
   resyncs: number;
+  /** The flood screen it got last (the same screen is not sent twice). */
+  floodScreen: ScreenSnapshot | undefined;
 }
 
 export interface ViewerStats {
@@ -86,10 +97,19 @@ export class LiveFeed {
   private flushScheduled = false;
   private parseErrors = 0;
   private disposed = false;
-  // Output metering for floods: bytes since windowStart (a flood tick's worth of time).
+  // Output metering for floods: bytes since windowStart (up to FLOOD_WINDOW_MS ago).
   private windowStart = 0;
   private windowBytes = 0;
+  private isFlooding = false;
   private floodTimer: NodeJS.Timeout | undefined;
+  /** A flood screen has been asked of the screen and not yet delivered: ticks meanwhile ask for none. */
+  private floodSnapshotPending = false;
+  /**
+   * What the latest flood screens took to make (ms). The least of them paces the ticks: a slow one
+   * may be a GC pause, several in a row are a big screen. Starts at zero: the first ones are not judged alone.
+   */
+  private floodSnapshotCosts = [0, 0, 0, 0];
+  private lastFloodScreen: ScreenSnapshot | undefined;
   // Shared encodings of the latest snapshot, per reason.
   private snapshotJson: { snapshot: ScreenSnapshot; reason: 'join' | 'resync'; json: Buffer } | undefined;
 
@@ -116,7 +136,7 @@ export class LiveFeed {
 
   /** Output is coming faster than viewers are sent it event by event. */
   get flooding(): boolean {
-    return this.floodTimer !== undefined;
+    return this.isFlooding;
   }
 
   get viewerCount(): number {
@@ -195,7 +215,7 @@ export class LiveFeed {
   }
 
   subscribe(viewer: LiveViewer): () => void {
-    const slot: Slot = { viewer, state: 'syncing', cursor: 0, reason: 'join', blockedAt: 0, resyncs: 0 };
+    const slot: Slot = { viewer, state: 'syncing', cursor: 0, reason: 'join', blockedAt: 0, resyncs: 0, floodScreen: undefined };
     this.slots.add(slot);
     this.screen.watched?.(true);
     this.sync(slot);
@@ -243,8 +263,9 @@ export class LiveFeed {
     this.disposed = true;
     clearTimeout(this.graceTimer);
     clearTimeout(this.holdTimer);
-    clearInterval(this.floodTimer);
+    clearTimeout(this.floodTimer);
     this.floodTimer = undefined;
+    this.isFlooding = false;
     for (const slot of [...this.slots]) {
       const hadEnd = slot.state === 'done';
       this.remove(slot);
@@ -306,31 +327,46 @@ export class LiveFeed {
     this.lastOutputMs = Date.now();
     if (!this.flooding) {
       const now = performance.now();
-      if (now - this.windowStart > FLOOD_TICK_MS) {
+      if (now - this.windowStart > FLOOD_WINDOW_MS) {
         this.windowStart = now;
         this.windowBytes = 0;
       }
     }
     this.windowBytes += event.size;
-    if (!this.flooding && this.windowBytes > this.limits.floodBytes && this.slots.size > 0) this.startFlood();
+    if (!this.flooding && this.windowBytes * this.slots.size > this.limits.floodBytes) this.startFlood();
   }
 
   private startFlood(): void {
+    this.isFlooding = true;
+    this.windowStart = performance.now();
     this.windowBytes = 0;
-    this.floodTimer = setInterval(() => this.floodTick(), FLOOD_TICK_MS);
-    this.floodTimer.unref();
+    this.scheduleFloodTick(FLOOD_TICK_MS);
     this.logger.debug('live: output flood, viewers get screens instead of events', { session: this.id });
+  }
+
+  private scheduleFloodTick(delay: number): void {
+    this.floodTimer = setTimeout(() => {
+      this.floodTimer = undefined;
+      this.floodTick();
+    }, delay);
+    this.floodTimer.unref();
   }
 
   /** Every tick of a flood: a fresh screen for every viewer ready for one, or the end of the flood. */
   private floodTick(): void {
-    const bytes = this.windowBytes;
-    this.windowBytes = 0;
+    if (!this.isFlooding || this.disposed) return;
+    const started = performance.now();
     // Half the threshold to end it, so a rate near the threshold does not flap; and not before the
     // screen has nearly caught up (fully, once the session ended), or the resync would replay its
-    // backlog to every viewer.
+    // backlog to every viewer. Once the session ended no more output comes: no need to wait for the window.
     const behind = this.screen.stats().backlog;
-    if (this.slots.size === 0 || (bytes <= this.limits.floodBytes / 2 && behind <= (this.endMessage ? 0 : this.limits.replayLimit))) {
+    let calm = this.endMessage !== undefined && behind === 0;
+    if (started - this.windowStart >= FLOOD_WINDOW_MS) {
+      calm ||= this.windowBytes * this.slots.size <= this.limits.floodBytes / 2 && behind <= (this.endMessage ? 0 : this.limits.replayLimit);
+      this.windowStart = started;
+      this.windowBytes = 0;
+    }
+    if (this.slots.size === 0 || calm) {
       this.endFlood();
       return;
     }
@@ -341,25 +377,39 @@ export class LiveFeed {
       if (this.buffered(slot) <= this.limits.viewerResumeBelow) ready.push(slot);
       else this.block(slot);
     }
-    if (ready.length === 0) return;
-    this.screen.snapshot((snapshot) => {
-      for (const slot of ready) {
-        if (slot.state !== 'resting') continue;
-        slot.cursor = snapshot.seq;
-        slot.resyncs++;
-        this.send(slot, ...this.snapshotMessage(snapshot, 'resync'));
-      }
-    }, false);
+    if (ready.length > 0 && !this.floodSnapshotPending) {
+      this.floodSnapshotPending = true;
+      this.screen.snapshot((snapshot) => {
+        this.floodSnapshotPending = false;
+        if (snapshot !== this.lastFloodScreen) {
+          this.lastFloodScreen = snapshot;
+          this.floodSnapshotCosts.shift();
+          this.floodSnapshotCosts.push(this.screen.stats().snapshotMs);
+        }
+        for (const slot of ready) {
+          if (slot.state !== 'resting' || slot.floodScreen === snapshot) continue;
+          slot.cursor = snapshot.seq;
+          slot.resyncs++;
+          slot.floodScreen = snapshot;
+          this.send(slot, ...this.snapshotMessage(snapshot, 'resync'));
+        }
+      }, false);
+    }
+    if (!this.isFlooding || this.disposed) return;
+    const interval = Math.max(FLOOD_TICK_MS, Math.min(...this.floodSnapshotCosts) / FLOOD_SNAPSHOT_SHARE);
+    this.scheduleFloodTick(Math.max(1, interval - (performance.now() - started)));
   }
 
   /** Back to events: every viewer that was getting screens gets a full resync. */
   private endFlood(): void {
-    if (!this.floodTimer) return;
-    clearInterval(this.floodTimer);
+    if (!this.isFlooding) return;
+    this.isFlooding = false;
+    clearTimeout(this.floodTimer);
     this.floodTimer = undefined;
     this.windowStart = performance.now();
     this.windowBytes = 0;
     for (const slot of this.slots) {
+      slot.floodScreen = undefined;
       if (slot.state !== 'resting') continue;
       slot.reason = 'resync';
       slot.resyncs++;

@@ -45,8 +45,9 @@ export interface LiveHubOptions {
   /** How often stopped viewers are checked. Default 20 ms. */
   pollMs?: number;
   /**
-   * Output per 250 ms (bytes of cast lines) above which a watched session is a flood: viewers then
-   * get a fresh screen every 250 ms instead of every event until it calms down. Default 1 MiB (4 MiB/s).
+   * Output per 250 ms (bytes of cast lines) times the number of viewers above which a watched
+   * session is a flood: viewers then get a fresh screen every 20 ms instead of every event until it
+   * calms down. Default 1 MiB (4 MiB/s for one viewer, 80 KiB/s for fifty).
    */
   floodBytes?: number;
 }

@@ -19,6 +19,8 @@ export interface ScreenStats {
   dropped: number;
   /** How many times the screen was rebuilt from the tail. */
   rebuilds: number;
+  /** Milliseconds the latest snapshot took to make (serialising the terminal): paces a flood's screens. */
+  snapshotMs: number;
 }
 
 export interface Screen {
@@ -26,7 +28,8 @@ export interface Screen {
   resize(seq: number, time: number, cols: number, rows: number): void;
   /**
    * Calls back (possibly synchronously) with the screen as it stands after the output given so far,
-   * with its scrollback unless `scrollback` is false (the frequent refreshes of a flood).
+   * with its scrollback unless `scrollback` is false (the frequent refreshes of a flood: then about
+   * a screenful).
    */
   snapshot(callback: (snapshot: ScreenSnapshot) => void, scrollback?: boolean): void;
   stats(): ScreenStats;

@@ -85,8 +85,10 @@ export class TerminalScreen implements Screen {
   private inflight = false;
   /** Seq and time the terminal reaches when the write in flight completes, if it completes an item. */
   private inflightDone: { seq: number; time: number } | undefined;
-  /** The front output item has been written in part: a snapshot now would cut it in two. */
+  /** The front output item has been written in part: a snapshot now would cut it in two (only a flood's screens may). */
   private partial = false;
+  /** A flood's screen is waiting: write the next chunk now, whatever the time share says (see snapshot()). */
+  private stepFirst = false;
   /** Seq and time of the last item whose effect the terminal holds. */
   private seq = 0;
   private time = 0;
@@ -97,6 +99,7 @@ export class TerminalScreen implements Screen {
   private cached: { full?: ScreenSnapshot; screen?: ScreenSnapshot } = {};
   private dropped = 0;
   private rebuilds = 0;
+  private snapshotMs = 0;
   private disposed = false;
   private isWatched = false;
   // State serialize leaves out, tracked from the output or queried (see STATE_QUERY).
@@ -150,17 +153,26 @@ export class TerminalScreen implements Screen {
 
   snapshot(callback: (snapshot: ScreenSnapshot) => void, scrollback = true): void {
     if (this.disposed) return;
+    const pending = this.head < this.items.length;
     const cached = scrollback ? this.cached.full : this.cached.screen;
-    if (cached) {
+    if (cached && (scrollback || !pending)) {
       callback(cached);
       return;
     }
     this.waiters.push({ callback, scrollback });
+    // A flood's screens (no scrollback) are asked for every few ms and should each show some more
+    // of the output: one chunk goes into the terminal first even while the time share would pause
+    // it. That is at most one chunk per screen asked for, and the chunk is charged to the share.
+    if (!scrollback && pending && !this.inflight) {
+      clearTimeout(this.paceTimer);
+      this.paceTimer = undefined;
+      this.stepFirst = true;
+    }
     this.pump();
   }
 
   stats(): ScreenStats {
-    return { backlog: this.cost, dropped: this.dropped, rebuilds: this.rebuilds };
+    return { backlog: this.cost, dropped: this.dropped, rebuilds: this.rebuilds, snapshotMs: this.snapshotMs };
   }
 
   watched(watched: boolean): void {
@@ -199,8 +211,10 @@ export class TerminalScreen implements Screen {
     }
     // A little pending output is written before serving waiters, so that a snapshot is current (the
     // final screen at the end of a session); the wait is bounded to a few chunks.
-    const writeFirst = this.head < this.items.length && this.cost <= WRITE_CHUNK && this.waitedChunks < 4;
-    if (this.waiters.length > 0 && !this.partial && !writeFirst) {
+    const writeFirst = this.head < this.items.length && ((this.cost <= WRITE_CHUNK && this.waitedChunks < 4) || this.stepFirst);
+    // A flood's screen may cut an output in two: the viewer gets a full snapshot after the flood anyway.
+    const servable = this.waiters.some((w) => !this.partial || !w.scrollback);
+    if (servable && !writeFirst) {
       this.waitedChunks = 0;
       this.cursorHidden = false;
       this.region = undefined;
@@ -214,7 +228,7 @@ export class TerminalScreen implements Screen {
       return;
     }
     if (this.head === this.items.length || this.paceTimer) return;
-    const wait = this.budget.nextAt - performance.now();
+    const wait = this.stepFirst ? 0 : this.budget.nextAt - performance.now();
     if (wait > 0) {
       // Not unref'd, like xterm's own write timer: the backlog is bounded, so this ends.
       this.paceTimer = setTimeout(() => {
@@ -224,10 +238,13 @@ export class TerminalScreen implements Screen {
       return;
     }
     if (this.waiters.length > 0) this.waitedChunks++;
-    this.writeChunk();
+    // A flood's screen waits: the state query goes in the same write, and the screen out right after it.
+    const query = this.stepFirst;
+    this.stepFirst = false;
+    this.writeChunk(query);
   }
 
-  private writeChunk(): void {
+  private writeChunk(query: boolean): void {
     const started = performance.now();
     const pieces: string[] = [];
     let size = 0;
@@ -237,7 +254,12 @@ export class TerminalScreen implements Screen {
       if (item.kind !== 'output') break;
       const text = item.event.text();
       let end = Math.min(text.length, item.offset + (WRITE_CHUNK - size));
-      if (end < text.length) end = charBoundary(text, end);
+      if (end < text.length) {
+        // Cut after a line when there is one: a flood's screen may be taken at the cut, and a cut
+        // inside an escape sequence would break it (the state query that precedes a snapshot).
+        const line = text.lastIndexOf('\n', end - 1);
+        end = line >= item.offset ? line + 1 : charBoundary(text, end);
+      }
       if (end > item.offset) pieces.push(item.offset === 0 && end === text.length ? text : text.slice(item.offset, end));
       size += end - item.offset;
       item.offset = end;
@@ -253,6 +275,11 @@ export class TerminalScreen implements Screen {
       this.cost -= item.cost;
       done = { seq: item.event.seq, time: item.event.time };
     }
+    if (query) {
+      this.cursorHidden = false;
+      this.region = undefined;
+      pieces.push(STATE_QUERY);
+    }
     this.inflight = true;
     this.inflightDone = done;
     this.cached = {};
@@ -267,6 +294,10 @@ export class TerminalScreen implements Screen {
       if (done) {
         this.seq = done.seq;
         this.time = done.time;
+      }
+      if (query && this.waiters.some((w) => !this.partial || !w.scrollback)) {
+        this.waitedChunks = 0;
+        this.serve();
       }
       this.pump();
     });
@@ -343,10 +374,13 @@ export class TerminalScreen implements Screen {
       rows: this.term.rows,
       data: this.serializer.serialize({ scrollback }) + state,
     });
-    const waiters = this.waiters;
-    this.waiters = [];
+    // Mid-output, only the screens without scrollback are served (see pump()); the others wait.
+    const waiters = this.partial ? this.waiters.filter((w) => !w.scrollback) : this.waiters;
+    this.waiters = this.partial ? this.waiters.filter((w) => w.scrollback) : [];
+    const started = performance.now();
     if (waiters.some((w) => w.scrollback)) this.cached.full = make(Math.min(this.scrollback, Math.floor(SNAPSHOT_CELLS / cols)));
     if (waiters.some((w) => !w.scrollback)) this.cached.screen = make(0);
+    this.snapshotMs = performance.now() - started;
     for (const waiter of waiters) {
       const snapshot = waiter.scrollback ? this.cached.full : this.cached.screen;
       if (snapshot) waiter.callback(snapshot);

@@ -9,6 +9,8 @@ import type { Screen, ScreenSnapshot, ScreenStats } from './screen';
 const MAX_ESCAPE_RATIO = 6;
 /** Events kept before they are merged into one (keystroke echoes come a character at a time). */
 const MAX_EVENTS = 4096;
+/** Bytes per cell a screenful of output is taken to need (colours and UTF-8 included). */
+const SCREENFUL_BYTES_PER_CELL = 4;
 
 export class TextScreen implements Screen {
   private events: OutputEvent[] = [];
@@ -16,6 +18,7 @@ export class TextScreen implements Screen {
   private seq = 0;
   private time = 0;
   private dropped = 0;
+  private snapshotMs = 0;
 
   constructor(
     private cols: number,
@@ -50,29 +53,34 @@ export class TextScreen implements Screen {
     this.rows = rows;
   }
 
-  snapshot(callback: (snapshot: ScreenSnapshot) => void): void {
-    callback({ seq: this.seq, time: this.time, cols: this.cols, rows: this.rows, data: this.text() });
+  snapshot(callback: (snapshot: ScreenSnapshot) => void, scrollback = true): void {
+    const started = performance.now();
+    // Without scrollback (a flood's frequent screens) about a screenful is enough, and far smaller.
+    const cap = scrollback ? this.capBytes : Math.min(this.capBytes, this.cols * this.rows * SCREENFUL_BYTES_PER_CELL);
+    const data = this.text(cap);
+    this.snapshotMs = performance.now() - started;
+    callback({ seq: this.seq, time: this.time, cols: this.cols, rows: this.rows, data });
   }
 
-  /** The last `capBytes` of output, cut on a character boundary. */
-  text(): string {
+  /** The last `cap` bytes of output, cut on a character boundary. */
+  text(cap = this.capBytes): string {
     const parts: string[] = [];
     let bytes = 0;
-    for (let i = this.events.length - 1; i >= 0 && bytes < this.capBytes; i--) {
+    for (let i = this.events.length - 1; i >= 0 && bytes < cap; i--) {
       const text = this.events[i].text();
       parts.push(text);
       bytes += Buffer.byteLength(text);
     }
     const all = parts.reverse().join('');
-    if (bytes <= this.capBytes) return all;
+    if (bytes <= cap) return all;
     const utf8 = Buffer.from(all);
-    let start = utf8.byteLength - this.capBytes;
+    let start = utf8.byteLength - cap;
     while (start < utf8.byteLength && (utf8[start] & 0xc0) === 0x80) start++; // not inside a character
     return utf8.subarray(start).toString();
   }
 
   stats(): ScreenStats {
-    return { backlog: 0, dropped: this.dropped, rebuilds: 0 };
+    return { backlog: 0, dropped: this.dropped, rebuilds: 0, snapshotMs: this.snapshotMs };
   }
 
   dispose(): void {

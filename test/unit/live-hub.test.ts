@@ -5,6 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LiveHub } from '../../src/live/hub';
 import { fanOutObservers, loggedFanOut } from '../../src/live/fanout';
+import { LiveFeed } from '../../src/live/feed';
+import type { Screen, ScreenSnapshot } from '../../src/live/screen';
+import { describeSession, parserFor } from '../../src/live/session-info';
+import { silentLogger } from '../../src/util/log';
 import type { IngestObserver } from '../../src/recorder/ingest';
 import { createLogger } from '../../src/util/log';
 import type { LiveEndMessage, LiveMessage, LiveSnapshotMessage } from '../../src/live/messages';
@@ -447,7 +451,7 @@ describe('live hub: slow viewers and fast sessions', () => {
     hub.close();
   });
 
-  test('a flood is not fanned out event by event: viewers get a screen every 250 ms, then a full resync and events again', async () => {
+  test('a flood is not fanned out event by event: viewers get a screen about every 20 ms, then a full resync and events again', async () => {
     const hub = new LiveHub({ floodBytes: 32 * 1024 });
     startSession(hub, { width: 60, height: 10 });
     const viewer = new RecordingViewer();
@@ -468,7 +472,8 @@ describe('live hub: slow viewers and fast sessions', () => {
     const during = viewer.messages.slice(1);
     const screens = during.filter((m) => m.type === 'snapshot');
     const outputBytes = during.reduce((n, m) => n + (m.type === 'output' ? m.data.length : 0), 0);
-    assert.ok(screens.length >= 2 && screens.length <= 6, `${screens.length} screens in a second`);
+    // One per 20 ms tick at most; well above the 4 a second of a 250 ms tick even on a loaded machine.
+    assert.ok(screens.length >= 15 && screens.length <= 60, `${screens.length} screens in a second`);
     assert.ok(screens.every((m) => m.type === 'snapshot' && m.reason === 'resync'));
     assert.ok(outputBytes < pushed / 4, `${outputBytes} of ${pushed} bytes went out as events`);
     // Calm again: a full resync, then events.
@@ -477,8 +482,66 @@ describe('live hub: slow viewers and fast sessions', () => {
     hub.lines(ID, Buffer.from(castLine(100, 'o', 'calm\r\n')));
     await viewer.waitFor((m) => m.at(-1)?.type === 'output');
     const last = viewer.messages.findLastIndex((m) => m.type === 'snapshot');
-    assert.deepEqual(screenOf(await render(viewer.messages.slice(last))), screenOf(await reference(60, 10, [...all, 'calm\r\n'])));
+    assert.deepEqual(screenOf(await render(viewer.messages.slice(last))), screenOf(await reference(60, 10, [all.join(''), 'calm\r\n'])));
     hub.close();
+  });
+
+  test('what makes a flood is the output times the viewers: a rate one viewer gets as events is a flood for four', async () => {
+    const flooded = async (viewers: number) => {
+      const hub = new LiveHub({ floodBytes: 64 * 1024 });
+      startSession(hub, { width: 60, height: 10 });
+      const all = Array.from({ length: viewers }, () => new RecordingViewer());
+      for (const viewer of all) hub.subscribe(ID, viewer);
+      await all[0].waitFor(hasType('snapshot'));
+      // 5.5 KB every 25 ms or more: at most 55 KB per 250 ms, under the threshold for one viewer;
+      // at least 3 rounds per window even on a loaded machine, so over it for four (66 KB).
+      const line = `${'x'.repeat(79)}\r\n`.repeat(66);
+      const started = Date.now();
+      for (let round = 0; Date.now() - started < 600; round++) {
+        hub.lines(ID, Buffer.from(castLine(round * 0.025, 'o', line)));
+        await sleep(25);
+      }
+      const states = hub.stats().sessions[0].viewers.map((v) => v.state);
+      const screens = all[0].messages.filter((m) => m.type === 'snapshot' && m.reason === 'resync').length;
+      hub.close();
+      return { states, screens };
+    };
+    const one = await flooded(1);
+    assert.deepEqual(one.states, ['live']);
+    assert.equal(one.screens, 0, 'one viewer gets the output as events');
+    const four = await flooded(4);
+    assert.deepEqual(four.states, ['resting', 'resting', 'resting', 'resting']);
+    assert.ok(four.screens > 0, 'four viewers get screens');
+  });
+
+  test('a flood whose screen is slow to serialise gets screens less often (at most a tenth of the loop per session)', async () => {
+    // A screen that takes 8 ms to serialise (a huge terminal): ticks stretch to about 80 ms.
+    const screens: ScreenSnapshot[] = [];
+    let seq = 0;
+    const slow: Screen = {
+      output: (event) => void (seq = event.seq),
+      resize: () => {},
+      snapshot(callback) {
+        const snapshot = { seq, time: 0, cols: 80, rows: 24, data: `screen ${screens.length}` };
+        screens.push(snapshot);
+        callback(snapshot);
+      },
+      stats: () => ({ backlog: 0, dropped: 0, rebuilds: 0, snapshotMs: 8 }),
+      dispose: () => {},
+    };
+    const limits = { viewerBufferLimit: 1 << 20, viewerResumeBelow: 1 << 18, replayLimit: 1 << 20, stallMs: 60_000, floodBytes: 32 * 1024 };
+    const session = describeSession(ID, parserFor(header()).header!, undefined, Date.now());
+    const feed = new LiveFeed(session, parserFor(header()), slow, 4 << 20, limits, silentLogger, () => {});
+    const viewer = new RecordingViewer();
+    feed.subscribe(viewer);
+    const started = Date.now();
+    for (let round = 0; Date.now() - started < 1000; round++) {
+      feed.ingest(outputLines(coloredLines(round * 200, round * 200 + 200), round));
+      await sleep(10);
+    }
+    const floodScreens = viewer.messages.filter((m) => m.type === 'snapshot' && m.reason === 'resync').length;
+    feed.dispose('closing');
+    assert.ok(floodScreens >= 4 && floodScreens <= 15, `${floodScreens} screens in a second`);
   });
 
   test('a session pushing far more than the terminal parses: ingest stays fast, the backlog bounded, the screen right', async () => {

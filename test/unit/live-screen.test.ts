@@ -174,4 +174,21 @@ describe('text screen', () => {
     assert.ok(all.endsWith(tail));
     assert.ok(Buffer.byteLength(tail) <= 1000 && Buffer.byteLength(tail) >= 999);
   });
+
+  test("a flood's screens (no scrollback) carry about a screenful, joins the whole tail", () => {
+    const screen = new TextScreen(20, 5, 64 * 1024);
+    let all = '';
+    for (let i = 0; i < 10_000; i++) {
+      const line = `line ${i}\n`;
+      all += line;
+      screen.output(OutputEvent.fromText(i + 1, i, line));
+    }
+    const got: ScreenSnapshot[] = [];
+    screen.snapshot((s) => got.push(s), false);
+    screen.snapshot((s) => got.push(s));
+    const [flood, join] = got;
+    assert.ok(all.endsWith(flood.data) && all.endsWith(join.data));
+    assert.ok(flood.data.length <= 20 * 5 * 4 && flood.data.length >= 20 * 5 * 4 - 3, `${flood.data.length} chars`);
+    assert.equal(join.data.length, 64 * 1024);
+  });
 });
