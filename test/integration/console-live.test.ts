@@ -81,8 +81,10 @@ describe('live viewers', () => {
       try {
         await term.waitForText(/[$#] $/m);
         for (let i = 0; i < 30; i++) {
+          const from = term.text.length;
           term.type(`echo line-${i}\r`);
-          await term.waitForText(new RegExp(`^line-${i}$`, 'm'));
+          // The output and the next prompt: typing before the prompt would put it on the output's line.
+          await term.waitForText(new RegExp(`^line-${i}\\r?\\n[$#] `, 'm'), { from });
         }
         await new Promise((r) => setTimeout(r, 300));
         const id = await liveId(consoleUrl);
