@@ -2,6 +2,7 @@
 // doubled or trailing slashes, dot segments and letter case cannot slip a session past the
 // recorder: the normaliser is deliberately more eager than the API server's router, so anything
 // the API server would treat as exec/attach is classified as exec/attach here (never the reverse).
+import { apiServerBool, parseGoQuery, rawQuery } from '../util/go-query';
 
 export type RouteKind =
   /** exec/attach upgrade: recorded. */
@@ -93,16 +94,6 @@ function shellCapableLabel(s: string[]): string | undefined {
   return undefined;
 }
 
-/**
- * A boolean query parameter as the API server reads it (Convert_Slice_string_To_bool): the first
- * value counts; absent, "0" and "false" (any case) are false; anything else, even "", is true.
- */
-export function queryBool(params: URLSearchParams, name: string): boolean {
-  if (!params.has(name)) return false;
-  const first = params.getAll(name)[0].trim().toLowerCase();
-  return first !== 'false' && first !== '0';
-}
-
 export interface ExecRequest {
   container: string;
   /** argv, one element per `command` parameter (exec only). */
@@ -113,16 +104,18 @@ export interface ExecRequest {
   stderr: boolean;
 }
 
-/** Reads the PodExecOptions/PodAttachOptions from the query string. The first value wins, as in the API server. */
+/**
+ * Reads the PodExecOptions/PodAttachOptions from the query string as the API server does (Go's
+ * ParseQuery, then its query-parameter conversion): the first value wins.
+ */
 export function execRequest(rawUrl: string): ExecRequest {
-  const query = rawUrl.includes('?') ? rawUrl.slice(rawUrl.indexOf('?') + 1) : '';
-  const params = new URLSearchParams(query);
+  const params = parseGoQuery(rawQuery(rawUrl));
   return {
-    container: params.get('container') ?? '',
-    command: params.getAll('command').slice(0, 1024),
-    tty: queryBool(params, 'tty'),
-    stdin: queryBool(params, 'stdin'),
-    stdout: queryBool(params, 'stdout'),
-    stderr: queryBool(params, 'stderr'),
+    container: params.get('container')?.[0] ?? '',
+    command: (params.get('command') ?? []).slice(0, 1024),
+    tty: apiServerBool(params, 'tty'),
+    stdin: apiServerBool(params, 'stdin'),
+    stdout: apiServerBool(params, 'stdout'),
+    stderr: apiServerBool(params, 'stderr'),
   };
 }

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classify, execRequest, normalizePath, queryBool } from '../../src/proxy/routes';
+import { classify, execRequest, normalizePath } from '../../src/proxy/routes';
+import { apiServerBool, parseGoQuery } from '../../src/util/go-query';
 
 describe('route classification', () => {
   const exec = '/api/v1/namespaces/default/pods/shell/exec';
@@ -47,19 +48,54 @@ describe('route classification', () => {
 });
 
 describe('query parameters as the API server reads them', () => {
-  test('tty truthiness: first value wins; absent/0/false are false; anything else true', () => {
-    const read = (q: string) => queryBool(new URLSearchParams(q), 'tty');
-    assert.equal(read(''), false);
-    assert.equal(read('tty=false'), false);
-    assert.equal(read('tty=FALSE'), false);
-    assert.equal(read('tty=0'), false);
-    assert.equal(read('tty=true'), true);
-    assert.equal(read('tty=1'), true);
-    assert.equal(read('tty=TRUE'), true);
-    assert.equal(read('tty='), true);
-    assert.equal(read('tty=yes'), true);
-    assert.equal(read('tty=true&tty=false'), true);
-    assert.equal(read('tty=false&tty=true'), false);
+  const tty = (q: string) => execRequest('/api/v1/namespaces/default/pods/shell/exec?' + q).tty;
+
+  test('tty: first value wins; absent, "0" and "false" (any case) are false; anything else is true', () => {
+    assert.equal(tty(''), false);
+    assert.equal(tty('tty=false'), false);
+    assert.equal(tty('tty=FALSE'), false);
+    assert.equal(tty('tty=fAlSe'), false);
+    assert.equal(tty('tty=0'), false);
+    assert.equal(tty('tty=true'), true);
+    assert.equal(tty('tty=1'), true);
+    assert.equal(tty('tty=T'), true);
+    assert.equal(tty('tty=TRUE'), true);
+    assert.equal(tty('tty='), true);
+    assert.equal(tty('tty'), true);
+    // Not strconv.ParseBool: runtime.Convert_Slice_string_To_bool has no error case.
+    assert.equal(tty('tty=yes'), true);
+    assert.equal(tty('tty=f'), true);
+    assert.equal(tty('tty=true&tty=false'), true);
+    assert.equal(tty('tty=false&tty=true'), false);
+  });
+
+  test('tty: nothing is trimmed; pairs Go\'s ParseQuery drops are not read', () => {
+    // " 0" is not "0": the API server gives this session a TTY.
+    assert.equal(tty('tty=%200'), true);
+    assert.equal(tty('tty=0%20'), true);
+    assert.equal(tty('tty=+0'), true);
+    // A malformed escape drops the pair, so the second value is the first the API server sees.
+    assert.equal(tty('tty=%zz&tty=0'), false);
+    assert.equal(tty('tty=%zz'), false);
+    assert.equal(tty('tt%zzy=1&tty=0'), false);
+    assert.equal(tty('tty=%2'), false);
+    // A pair with ';' is dropped (Go 1.17+), so tty is absent.
+    assert.equal(tty('tty=true;x=1'), false);
+    assert.equal(tty('tty=true;x=1&tty=0'), false);
+    // Escaped keys and values count.
+    assert.equal(tty('%74ty=%31'), true);
+    assert.equal(tty('tty=%66alse'), false);
+    // strings.EqualFold folds U+017F (long s) to "s".
+    assert.equal(tty('tty=fal%C5%BFe'), false);
+  });
+
+  test('Go ParseQuery: split on & only, + is a space, values in order', () => {
+    assert.deepEqual([...parseGoQuery('a=1&&b=2+3&a=%41&c&d=x;y&e=%zz')], [
+      ['a', ['1', 'A']],
+      ['b', ['2 3']],
+      ['c', ['']],
+    ]);
+    assert.equal(apiServerBool(parseGoQuery('x=1'), 'tty'), false);
   });
 
   test('command keeps argv boundaries; container takes the first value', () => {
