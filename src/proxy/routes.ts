@@ -7,11 +7,11 @@ import { apiServerBool, parseGoQuery, rawQuery } from '../util/go-query';
 export type RouteKind =
   /** exec/attach upgrade: recorded. */
   | 'session'
-  /** Another upgrade that can carry a shell or a tunnel (pod/service/node proxy, port-forward). */
+  /** Another upgrade that can carry a shell or a tunnel (pod/service/node proxy, port-forward), or any nodes/{node}/proxy request. */
   | 'shell-capable'
   /** An upgrade we do not recognise (e.g. a WebSocket watch). */
   | 'other-upgrade'
-  /** Any non-upgrade request: proxied unchanged. */
+  /** Any other non-upgrade request: proxied unchanged. */
   | 'plain';
 
 export interface SessionTarget {
@@ -61,7 +61,12 @@ export function normalizePath(rawPath: string): string[] {
 export function classify(rawPath: string, isUpgrade: boolean): Route {
   const segments = normalizePath(rawPath);
   const normalized = '/' + segments.join('/');
-  if (!isUpgrade) return { kind: 'plain', normalized };
+  if (!isUpgrade) {
+    // The kubelet API runs commands without any upgrade (POST /run/{ns}/{pod}/{container}): a plain
+    // request through nodes/{node}/proxy is as unrecordable as an exec upgrade through it.
+    if (isNodeProxy(segments)) return { kind: 'shell-capable', normalized, label: 'nodes/proxy' };
+    return { kind: 'plain', normalized };
+  }
 
   const session = sessionTarget(segments);
   if (session) return { kind: 'session', normalized, session };
@@ -87,11 +92,16 @@ function shellCapableLabel(s: string[]): string | undefined {
     if (s[4] === 'pods' && s[6] === 'portforward') return 'pods/portforward';
     if ((s[4] === 'pods' || s[4] === 'services') && s[6] === 'proxy') return `${s[4]}/proxy`;
   }
-  // nodes/{node}/proxy/… reaches the kubelet's own /exec, /attach, /run.
-  if (s[2] === 'nodes' && s[4] === 'proxy') return 'nodes/proxy';
+  if (isNodeProxy(s)) return 'nodes/proxy';
   // Legacy /api/v1/proxy/… paths.
   if (s[2] === 'proxy') return 'proxy';
   return undefined;
+}
+
+/** nodes/{node}/proxy/… (and the legacy proxy/nodes/{node}/…): the kubelet's own /exec, /attach, /run, /portforward. */
+function isNodeProxy(s: string[]): boolean {
+  if (s[0] !== 'api' || s[1] !== 'v1') return false;
+  return (s[2] === 'nodes' && s[4] === 'proxy') || (s[2] === 'proxy' && s[3] === 'nodes');
 }
 
 export interface ExecRequest {
@@ -118,4 +128,17 @@ export function execRequest(rawUrl: string): ExecRequest {
     stdout: apiServerBool(params, 'stdout'),
     stderr: apiServerBool(params, 'stderr'),
   };
+}
+
+/**
+ * Why a request target cannot be classified, or undefined when it can. Only origin-form
+ * ("/path?query") is accepted: Node hands an absolute-form target ("http://x/api/…") through as
+ * req.url while Go's API server routes it by its path, so classifying it would need a second URL
+ * parser that agrees with Go's; kubectl never sends one. A '#' is refused for the same reason
+ * (Go keeps it in the path; clients never send fragments).
+ */
+export function requestTargetProblem(target: string | undefined): string | undefined {
+  if (target === undefined || !target.startsWith('/')) return 'the request target must be a path starting with "/" (origin-form)';
+  if (target.includes('#')) return 'the request target must not contain "#"';
+  return undefined;
 }

@@ -363,10 +363,11 @@ function headerValue(res: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** An upgrade on a route that can carry a shell but is not recorded. */
-export function refuseShellCapable(client: Duplex, route: Route): void {
-  respondStatus(
-    client,
-    httpStatus(403, 'Forbidden', `kubecast refuses ${route.label ?? 'this'} upgrades in fail-closed mode: they can carry a shell or a tunnel that cannot be recorded (path ${route.normalized})`),
-  );
+/** Why kubecast refuses a route it cannot record (fail-closed), in words kubectl prints. */
+export function unrecordableRouteMessage(route: Route): string {
+  if (route.kind !== 'shell-capable') {
+    return `kubecast refuses upgrades it does not recognise in fail-closed mode: it cannot tell whether they carry a shell or a tunnel, and cannot record them (path ${route.normalized})`;
+  }
+  const what = route.label === 'nodes/proxy' ? 'requests through nodes/{node}/proxy (the kubelet API runs commands in containers)' : `${route.label} upgrades`;
+  return `kubecast refuses ${what} in fail-closed mode: they can carry a shell or a tunnel that cannot be recorded (path ${route.normalized})`;
 }

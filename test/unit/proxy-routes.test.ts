@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classify, execRequest, normalizePath } from '../../src/proxy/routes';
+import { classify, execRequest, normalizePath, requestTargetProblem } from '../../src/proxy/routes';
 import { apiServerBool, parseGoQuery } from '../../src/util/go-query';
 
 describe('route classification', () => {
@@ -40,6 +40,27 @@ describe('route classification', () => {
   test('other upgrades and plain requests', () => {
     assert.equal(classify('/api/v1/namespaces/ns/pods?watch=1', true).kind, 'other-upgrade');
     assert.equal(classify(exec, false).kind, 'plain');
+    // The application behind a pod or service proxy is reached over plain HTTP like any Service.
+    assert.equal(classify('/api/v1/namespaces/ns/pods/p/proxy/x', false).kind, 'plain');
+    assert.equal(classify('/api/v1/namespaces/ns/services/s/proxy/', false).kind, 'plain');
+  });
+
+  test('plain requests through nodes/{node}/proxy reach the kubelet API (it runs commands without an upgrade)', () => {
+    for (const path of ['/api/v1/nodes/n1/proxy/run/default/shell/shell?cmd=id', '/api/v1/nodes/n1:10250/proxy/exec/ns/p/c', '/API/v1/%6Eodes/n1/Proxy/', '/api/v1/nodes/n1/proxy', '/api/v1/proxy/nodes/n1/run/ns/p/c']) {
+      const route = classify(path, false);
+      assert.equal(route.kind, 'shell-capable', path);
+      assert.equal(route.label, 'nodes/proxy', path);
+    }
+    assert.equal(classify('/api/v1/nodes/n1', false).kind, 'plain');
+    assert.equal(classify('/api/v1/nodes/n1/status', false).kind, 'plain');
+  });
+
+  test('only origin-form request targets are classified', () => {
+    assert.equal(requestTargetProblem(exec), undefined);
+    assert.equal(requestTargetProblem('//api/v1/x'), undefined);
+    for (const target of ['http://x' + exec, 'https://x:6443' + exec, 'HTTP://x' + exec, '*', 'x' + exec, '', undefined, exec + '#frag', '/a#/../' + exec]) {
+      assert.ok(requestTargetProblem(target), String(target));
+    }
   });
 
   test('normalisation never escapes above the root', () => {
