@@ -142,3 +142,28 @@ export function requestTargetProblem(target: string | undefined): string | undef
   if (target.includes('#')) return 'the request target must not contain "#"';
   return undefined;
 }
+
+/** The protocols an Upgrade header lists ("websocket, SPDY/3.1" → ["websocket", "spdy/3.1"]), lower-cased. */
+function upgradeTokens(header: string | undefined): string[] {
+  return (header ?? '')
+    .split(',')
+    .map((token) => token.trim().toLowerCase())
+    .filter((token) => token !== '');
+}
+
+/**
+ * The stream protocol of an upgraded exec/attach, from what the upstream ANSWERED (its 101's
+ * Upgrade header): a client may offer several, and the tap must parse what is really spoken. An
+ * error when the answer is not exactly one protocol the client offered, or one kubecast cannot parse.
+ */
+export function answeredProtocol(requestUpgrade: string | undefined, responseUpgrade: string | undefined): { protocol: 'spdy' | 'websocket' } | { error: string } {
+  const answer = upgradeTokens(responseUpgrade);
+  const shown = JSON.stringify(responseUpgrade ?? '');
+  if (answer.length !== 1) return { error: `the API server answered the upgrade with Upgrade: ${shown}, not a single protocol` };
+  if (!upgradeTokens(requestUpgrade).includes(answer[0])) {
+    return { error: `the API server answered the upgrade with Upgrade: ${shown}, which the client did not offer (${JSON.stringify(requestUpgrade ?? '')})` };
+  }
+  if (answer[0] === 'websocket') return { protocol: 'websocket' };
+  if (answer[0] === 'spdy/3.1') return { protocol: 'spdy' };
+  return { error: `the API server answered the upgrade with Upgrade: ${shown}, a protocol kubecast cannot record` };
+}

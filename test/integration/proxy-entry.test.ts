@@ -3,8 +3,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { withServe, type ServeFixture } from '../helpers/serve-fixture';
+import { createLogger } from '../../src/util/log';
 import { counterTotal, counterValue, plainHead, rawRequest, spdyUpgradeHead, wsUpgradeHead, type RawResponse } from '../helpers/raw-http';
 
 const EXEC = '/api/v1/namespaces/default/pods/shell/exec?command=echo&command=ran-upstream&stdout=true&stderr=true';
@@ -90,5 +94,143 @@ describe('nodes/{node}/proxy without an upgrade (the kubelet API runs commands o
       assert.equal(await counterValue(fx.handle.proxy.metrics.unrecorded, { type: 'nodes/proxy', reason: 'unrecordable-route' }), 1);
       assert.equal(await counterTotal(fx.handle.proxy.metrics.refused), 0);
     });
+  });
+});
+
+/** An API server stand-in that answers every upgrade with 101 and the Upgrade header the test chose, then holds the stream. */
+async function upgradingStub(): Promise<{ url: string; answer: { upgrade: string }; upgrades: string[]; close(): Promise<void> }> {
+  const answer = { upgrade: 'SPDY/3.1' };
+  const upgrades: string[] = [];
+  const sockets = new Set<Duplex>();
+  const server = createServer((_req, res) => {
+    res.writeHead(404).end();
+  });
+  server.on('upgrade', (req, socket: Duplex) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+    upgrades.push(req.url ?? '');
+    const extra = /spdy/i.test(answer.upgrade) ? 'X-Stream-Protocol-Version: v4.channel.k8s.io\r\n' : 'Sec-WebSocket-Protocol: v5.channel.k8s.io\r\n';
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${answer.upgrade}\r\n${extra}\r\n`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    answer,
+    upgrades,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('the stream protocol is taken from the upstream 101, not from the request', () => {
+  test('offered "websocket, SPDY/3.1", answered SPDY/3.1: the session is tapped as SPDY', async () => {
+    const stub = await upgradingStub();
+    try {
+      await withServe({ upstream: stub.url, policy: 'fail-closed' }, async (fx) => {
+        const response = await send(fx, wsUpgradeHead(EXEC, fx.handle.token, { Upgrade: 'websocket, SPDY/3.1', 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' }), 500);
+        assert.equal(response.status, 101, response.raw.toString('latin1'));
+        assert.equal(response.headers.upgrade, 'SPDY/3.1');
+        assert.equal(await counterValue(fx.handle.proxy.metrics.recorded, { type: 'exec', protocol: 'spdy' }), 1);
+        assert.equal(await counterValue(fx.handle.proxy.metrics.recorded, { type: 'exec', protocol: 'websocket' }), 0);
+      });
+    } finally {
+      await stub.close();
+    }
+  });
+
+  test('fail-closed: an answer the client did not offer, or that cannot be recorded, is refused with a Status', async () => {
+    const stub = await upgradingStub();
+    try {
+      await withServe({ upstream: stub.url, policy: 'fail-closed' }, async (fx) => {
+        for (const [offer, answer, why] of [
+          ['websocket', 'SPDY/3.1', /did not offer/],
+          ['SPDY/3.1', 'websocket', /did not offer/],
+          ['websocket, h2c', 'h2c', /cannot record/],
+          ['websocket', 'websocket, SPDY/3.1', /not a single protocol/],
+        ] as const) {
+          stub.answer.upgrade = answer;
+          const response = await send(fx, wsUpgradeHead(EXEC, fx.handle.token, { Upgrade: offer }));
+          assert.equal(response.status, 403, `${offer} → ${answer}: ${response.raw.toString('latin1').slice(0, 300)}`);
+          const body = status(response);
+          assert.equal(body.kind, 'Status');
+          assert.match(body.message, /session must be recorded/);
+          assert.match(body.message, why);
+        }
+        assert.equal(stub.upgrades.length, 4, 'each reached the upstream (the answer decides)');
+        assert.equal(await counterValue(fx.handle.proxy.metrics.refused, { type: 'exec', reason: 'protocol-mismatch' }), 4);
+        assert.equal(await counterTotal(fx.handle.proxy.metrics.recorded), 0);
+      });
+    } finally {
+      await stub.close();
+    }
+  });
+
+  test('fail-open: such an answer is passed through unrecorded, with the metric', async () => {
+    const stub = await upgradingStub();
+    try {
+      await withServe({ upstream: stub.url, policy: 'fail-open' }, async (fx) => {
+        stub.answer.upgrade = 'SPDY/3.1';
+        const response = await send(fx, wsUpgradeHead(EXEC, fx.handle.token), 500);
+        assert.equal(response.status, 101);
+        assert.equal(response.headers.upgrade, 'SPDY/3.1');
+        assert.equal(await counterValue(fx.handle.proxy.metrics.unrecorded, { type: 'exec', reason: 'protocol-mismatch' }), 1);
+        assert.equal(await counterTotal(fx.handle.proxy.metrics.recorded), 0);
+      });
+    } finally {
+      await stub.close();
+    }
+  });
+});
+
+describe('structured logs', () => {
+  /** Runs `body` with serve's logger captured; returns the proxy's lines, each parsed (every line must be JSON). */
+  async function captured(options: Parameters<typeof withServe>[0], body: (fx: ServeFixture) => Promise<void>): Promise<Array<Record<string, unknown>>> {
+    const lines: string[] = [];
+    await withServe({ ...options, logger: createLogger({ level: 'debug', write: (line) => lines.push(line) }) }, body);
+    const text = lines.join('');
+    assert.ok(text.endsWith('\n'));
+    const records = text.trimEnd().split('\n').map((line) => {
+      assert.doesNotThrow(() => JSON.parse(line), `not JSON: ${line}`);
+      return JSON.parse(line) as Record<string, unknown>;
+    });
+    return records.filter((r) => r.component === 'proxy');
+  }
+
+  test('every line of one session carries its session id (and its recording id once known)', async () => {
+    let recordingId = '';
+    const lines = await captured({ policy: 'fail-closed' }, async (fx) => {
+      const response = await send(fx, wsUpgradeHead(EXEC, fx.handle.token));
+      assert.ok(response.body.includes('ran-upstream'));
+      const [recording] = await fx.waitForRecordings(1);
+      recordingId = recording.cast.header.kubecast?.id ?? '';
+    });
+    const messages = lines.map((l) => l.msg);
+    assert.ok(messages.includes('session recorded'), JSON.stringify(messages));
+    assert.ok(messages.includes('session ended'), JSON.stringify(messages));
+    const ids = new Set(lines.map((l) => l.session));
+    assert.equal(ids.size, 1, JSON.stringify(lines));
+    assert.match(String([...ids][0]), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    for (const line of lines.filter((l) => l.msg === 'session recorded' || l.msg === 'session ended')) assert.equal(line.recording, recordingId);
+  });
+
+  test('an unrecorded session (fail-open, no recorder) has its id on every line too, distinct per session', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const lines = await captured({ policy: 'fail-open', recorders: [`http://127.0.0.1:${port}`], dialTimeoutMs: 500 }, async (fx) => {
+      for (let i = 0; i < 2; i++) assert.ok((await send(fx, wsUpgradeHead(EXEC, fx.handle.token))).body.includes('ran-upstream'));
+    });
+    const unrecorded = lines.filter((l) => String(l.msg).startsWith('session runs unrecorded'));
+    assert.equal(unrecorded.length, 2, JSON.stringify(lines));
+    assert.ok(lines.every((l) => typeof l.session === 'string'), JSON.stringify(lines));
+    assert.equal(new Set(lines.map((l) => l.session)).size, 2);
+    for (const first of unrecorded) {
+      const mine = lines.filter((l) => l.session === first.session);
+      assert.ok(mine.some((l) => l.msg === 'session ended' && l.recorded === false), JSON.stringify(mine));
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classify, execRequest, normalizePath, requestTargetProblem } from '../../src/proxy/routes';
+import { answeredProtocol, classify, execRequest, normalizePath, requestTargetProblem } from '../../src/proxy/routes';
 import { apiServerBool, parseGoQuery } from '../../src/util/go-query';
 
 describe('route classification', () => {
@@ -61,6 +61,21 @@ describe('route classification', () => {
     for (const target of ['http://x' + exec, 'https://x:6443' + exec, 'HTTP://x' + exec, '*', 'x' + exec, '', undefined, exec + '#frag', '/a#/../' + exec]) {
       assert.ok(requestTargetProblem(target), String(target));
     }
+  });
+
+  test('the stream protocol is the one the upstream answered, if the client offered it', () => {
+    assert.deepEqual(answeredProtocol('SPDY/3.1', 'SPDY/3.1'), { protocol: 'spdy' });
+    assert.deepEqual(answeredProtocol('websocket', 'websocket'), { protocol: 'websocket' });
+    assert.deepEqual(answeredProtocol('websocket', 'WebSocket'), { protocol: 'websocket' });
+    // Offered both: the answer decides, not the first offer.
+    assert.deepEqual(answeredProtocol('websocket, SPDY/3.1', 'SPDY/3.1'), { protocol: 'spdy' });
+    assert.deepEqual(answeredProtocol('SPDY/3.1, websocket', 'websocket'), { protocol: 'websocket' });
+    assert.match((answeredProtocol('websocket', 'SPDY/3.1') as { error: string }).error, /did not offer/);
+    assert.match((answeredProtocol('SPDY/3.1', 'websocket') as { error: string }).error, /did not offer/);
+    assert.match((answeredProtocol('websocket, SPDY/3.1', undefined) as { error: string }).error, /not a single protocol/);
+    assert.match((answeredProtocol('websocket, SPDY/3.1', 'websocket, SPDY/3.1') as { error: string }).error, /not a single protocol/);
+    assert.match((answeredProtocol('h2c, websocket', 'h2c') as { error: string }).error, /cannot record/);
+    assert.match((answeredProtocol('SPDY/3.1', 'SPDY/2') as { error: string }).error, /did not offer/);
   });
 
   test('normalisation never escapes above the root', () => {
