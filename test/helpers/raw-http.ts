@@ -2,6 +2,9 @@
 // targets, unnormalised paths, odd Upgrade headers. URL-based clients would rewrite them first.
 import { connect as tlsConnect } from 'node:tls';
 import { connect as netConnect, type Socket } from 'node:net';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Counter } from 'prom-client';
 
 export interface RawResponse {
@@ -125,4 +128,32 @@ export async function counterValue(counter: Counter<string>, labels: Record<stri
 export async function counterTotal(counter: Counter<string>): Promise<number> {
   const { values } = await counter.get();
   return values.reduce((sum, v) => sum + v.value, 0);
+}
+
+/** An API server stand-in that answers every upgrade with 101 and the Upgrade header the test chose, then holds the stream. */
+export async function upgradingStub(): Promise<{ url: string; answer: { upgrade: string }; upgrades: string[]; close(): Promise<void> }> {
+  const answer = { upgrade: 'SPDY/3.1' };
+  const upgrades: string[] = [];
+  const sockets = new Set<Duplex>();
+  const server = createServer((_req, res) => {
+    res.writeHead(404).end();
+  });
+  server.on('upgrade', (req, socket: Duplex) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+    upgrades.push(req.url ?? '');
+    const extra = /spdy/i.test(answer.upgrade) ? 'X-Stream-Protocol-Version: v4.channel.k8s.io\r\n' : 'Sec-WebSocket-Protocol: v5.channel.k8s.io\r\n';
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${answer.upgrade}\r\n${extra}\r\n`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    answer,
+    upgrades,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

@@ -5,11 +5,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { withServe, type ServeFixture } from '../helpers/serve-fixture';
 import { createLogger } from '../../src/util/log';
-import { counterTotal, counterValue, plainHead, rawRequest, spdyUpgradeHead, wsUpgradeHead, type RawResponse } from '../helpers/raw-http';
+import { counterTotal, counterValue, plainHead, rawRequest, spdyUpgradeHead, upgradingStub, wsUpgradeHead, type RawResponse } from '../helpers/raw-http';
 
 const EXEC = '/api/v1/namespaces/default/pods/shell/exec?command=echo&command=ran-upstream&stdout=true&stderr=true';
 
@@ -97,33 +96,45 @@ describe('nodes/{node}/proxy without an upgrade (the kubelet API runs commands o
   });
 });
 
-/** An API server stand-in that answers every upgrade with 101 and the Upgrade header the test chose, then holds the stream. */
-async function upgradingStub(): Promise<{ url: string; answer: { upgrade: string }; upgrades: string[]; close(): Promise<void> }> {
-  const answer = { upgrade: 'SPDY/3.1' };
-  const upgrades: string[] = [];
-  const sockets = new Set<Duplex>();
-  const server = createServer((_req, res) => {
-    res.writeHead(404).end();
+describe('refusals at session start', () => {
+  test('an upgrade without a token or with a wrong one gets a 401 Status', async () => {
+    await withServe({}, async (fx) => {
+      for (const token of [undefined, 'not-the-token']) {
+        for (const request of [wsUpgradeHead(EXEC, token), spdyUpgradeHead(EXEC, token)]) {
+          const response = await send(fx, request);
+          assert.equal(response.status, 401, response.raw.toString('latin1').slice(0, 200));
+          assert.equal(response.headers['content-type'], 'application/json');
+          assert.deepEqual(status(response), {
+            kind: 'Status',
+            apiVersion: 'v1',
+            metadata: {},
+            status: 'Failure',
+            message: 'Unauthorized: kubecast proxy token missing or wrong',
+            reason: 'Unauthorized',
+            code: 401,
+          });
+        }
+      }
+      assert.equal(fx.handle.localCluster!.sessions.length, 0);
+      assert.equal(await counterTotal(fx.handle.proxy.metrics.attempted), 0);
+    });
   });
-  server.on('upgrade', (req, socket: Duplex) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-    socket.on('close', () => sockets.delete(socket));
-    upgrades.push(req.url ?? '');
-    const extra = /spdy/i.test(answer.upgrade) ? 'X-Stream-Protocol-Version: v4.channel.k8s.io\r\n' : 'Sec-WebSocket-Protocol: v5.channel.k8s.io\r\n';
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${answer.upgrade}\r\n${extra}\r\n`);
+
+  test('fail-closed with no recorder: 403 before anything runs, counted as refused (recorder-unreachable)', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    await withServe({ policy: 'fail-closed', recorders: [`http://127.0.0.1:${port}`], dialTimeoutMs: 500 }, async (fx) => {
+      const response = await send(fx, spdyUpgradeHead(EXEC, fx.handle.token));
+      assert.equal(response.status, 403);
+      assert.match(status(response).message, /session must be recorded, but no recorder is reachable/);
+      assert.equal(fx.handle.localCluster!.sessions.length, 0);
+      assert.equal(await counterValue(fx.handle.proxy.metrics.refused, { type: 'exec', reason: 'recorder-unreachable' }), 1);
+      assert.equal(await counterTotal(fx.handle.proxy.metrics.unrecorded), 0);
+    });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    answer,
-    upgrades,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+});
 
 describe('the stream protocol is taken from the upstream 101, not from the request', () => {
   test('offered "websocket, SPDY/3.1", answered SPDY/3.1: the session is tapped as SPDY', async () => {
@@ -221,9 +232,14 @@ describe('structured logs', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
+    let unrecordedCount = 0;
     const lines = await captured({ policy: 'fail-open', recorders: [`http://127.0.0.1:${port}`], dialTimeoutMs: 500 }, async (fx) => {
       for (let i = 0; i < 2; i++) assert.ok((await send(fx, wsUpgradeHead(EXEC, fx.handle.token))).body.includes('ran-upstream'));
+      unrecordedCount = await counterValue(fx.handle.proxy.metrics.unrecorded, { type: 'exec', reason: 'recorder-unreachable' });
+      assert.equal(await counterTotal(fx.handle.proxy.metrics.recorded), 0);
+      assert.equal(fx.recordings().length, 0);
     });
+    assert.equal(unrecordedCount, 2);
     const unrecorded = lines.filter((l) => String(l.msg).startsWith('session runs unrecorded'));
     assert.equal(unrecorded.length, 2, JSON.stringify(lines));
     assert.ok(lines.every((l) => typeof l.session === 'string'), JSON.stringify(lines));
