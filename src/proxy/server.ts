@@ -220,7 +220,14 @@ export class ProxyServer {
   /** Relays an upgrade that is not recorded (fail-open): bytes both ways, nothing parsed. */
   private async passThroughUpgrade(req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
     const upstream = this.settings.upstream;
-    const options = await upstream.requestOptions();
+    let options;
+    try {
+      options = await upstream.requestOptions();
+    } catch (err) {
+      // onUpgrade's promise is not awaited: a rejection here would be unhandled and end the process.
+      respondStatus(client, httpStatus(502, 'ServiceUnavailable', `kubecast cannot authenticate to ${upstream.label}: ${err instanceof Error ? err.message : String(err)}`));
+      return;
+    }
     const headers: string[] = [];
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
       const name = req.rawHeaders[i].toLowerCase();

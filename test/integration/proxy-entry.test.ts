@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { withServe, type ServeFixture } from '../helpers/serve-fixture';
 import { createLogger } from '../../src/util/log';
+import { ProxyServer } from '../../src/proxy/server';
+import type { Upstream } from '../../src/proxy/upstream';
 import { counterTotal, counterValue, plainHead, rawRequest, spdyUpgradeHead, upgradingStub, wsUpgradeHead, type RawResponse } from '../helpers/raw-http';
 
 const EXEC = '/api/v1/namespaces/default/pods/shell/exec?command=echo&command=ran-upstream&stdout=true&stderr=true';
@@ -249,4 +251,35 @@ describe('structured logs', () => {
       assert.ok(mine.some((l) => l.msg === 'session ended' && l.recorded === false), JSON.stringify(mine));
     }
   });
+});
+
+test('upstream credentials that fail give each kind of request a 502 Status, and the proxy lives on', async () => {
+  const upstream: Upstream = {
+    kind: 'url',
+    label: 'http://127.0.0.1:9',
+    url: new URL('http://127.0.0.1:9'),
+    cluster: 'broken',
+    requestOptions: () => Promise.reject(new Error('exec credential plugin failed')),
+  };
+  const proxy = new ProxyServer({
+    host: '127.0.0.1',
+    port: 0,
+    auth: { tokens: [{ token: 'tok', user: 'alice' }] },
+    settings: { upstream, recorders: [], policy: 'fail-open', recordStdin: false, spoolDir: '/nonexistent', connect: { ackTimeoutMs: 1000, dialTimeoutMs: 500, totalTimeoutMs: 1000 } },
+  });
+  const url = await proxy.start();
+  try {
+    for (const request of [
+      wsUpgradeHead('/api/v1/namespaces/default/pods/shell/portforward?ports=80', 'tok'),
+      wsUpgradeHead(EXEC, 'tok'),
+      plainHead('GET', '/api/v1/namespaces/default/pods', 'tok'),
+      plainHead('POST', '/api/v1/nodes/n1/proxy/run/default/shell/shell', 'tok'),
+    ]) {
+      const response = await rawRequest(url, request);
+      assert.equal(response.status, 502, request.split('\r\n')[0]);
+      assert.match(status(response).message, /exec credential plugin failed/);
+    }
+  } finally {
+    await proxy.stop(500);
+  }
 });
