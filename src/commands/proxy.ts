@@ -3,7 +3,7 @@ import { resolve, join } from 'node:path';
 import { mkdir, readFile } from 'node:fs/promises';
 import { ProxyServer } from '../proxy/server';
 import { osUser } from '../proxy/identity';
-import { resolveUpstream } from '../proxy/upstream';
+import { resolveUpstream, UpstreamError } from '../proxy/upstream';
 import { writeKubeconfig } from '../serve/kubeconfig';
 import { persistentToken } from '../serve/secrets';
 import { createLogger } from '../util/log';
@@ -64,7 +64,10 @@ export const proxy: Command = async (argv) => {
   const listen = parseListen(v.listen, '--listen');
   const token = v.token ? (await readFile(v.token, 'utf8')).trim() : await persistentToken(join(dataDir, 'token'));
   const recorderToken = v['recorder-token'] ? (await readFile(v['recorder-token'], 'utf8')).trim() : null;
-  const upstream = await resolveUpstream(v.upstream ?? 'current', { kubeconfig: v.kubeconfig });
+  const upstream = await resolveUpstream(v.upstream ?? 'current', { kubeconfig: v.kubeconfig }).catch((err: unknown) => {
+    // A bad --upstream or kubeconfig is the user's to fix: say so without a stack trace.
+    throw err instanceof UpstreamError ? new CliError(`proxy: ${err.message}`, 1) : err;
+  });
   const tls = await loadOrCreateTls(join(dataDir, 'tls'), listen.host === '0.0.0.0' || listen.host === '::' ? [] : [listen.host]);
   const logger = createLogger();
   const server = new ProxyServer({

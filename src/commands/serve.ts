@@ -4,6 +4,7 @@ import { resolveDataFolder } from '../util/paths';
 import { createLogger } from '../util/log';
 import { kubectlExecCommand } from '../util/shell';
 import { startServe, type ServeHandle, type ServeOptions } from '../serve/serve';
+import { UpstreamError } from '../proxy/upstream';
 import { CliError, parseCommand, type Command } from './command';
 import { isLoopback, parseListen, parseRecorderUrls, parseRetainDays, parseSeconds, parseSeekIndexMib } from './options';
 
@@ -86,6 +87,9 @@ export const serve: Command = async (argv) => {
     dialTimeoutMs: parseSeconds(v['dial-timeout'], '--dial-timeout', 5) * 1000,
     totalDialTimeoutMs: parseSeconds(v['dial-total-timeout'], '--dial-total-timeout', 30) * 1000,
     logger,
+  }).catch((err: unknown) => {
+    // A bad --upstream or kubeconfig is the user's to fix: say so without a stack trace.
+    throw err instanceof UpstreamError ? new CliError(`serve: ${err.message}`, 1) : err;
   });
   const ready = {
     proxy: handle.urls.proxy,

@@ -1,5 +1,6 @@
 // Turns an exec/attach URL into a validated StreamRequest, with the errors the API server and kubelet
 // give for bad ones (all as Status objects kubectl prints).
+import { apiServerBool, parseGoQuery } from '../util/go-query';
 import { badRequest, notFound, type ApiError } from './status';
 import type { ContainerSpec, PodSet, PodSpec } from './pods';
 import type { StreamKind, StreamRequest } from './session';
@@ -18,15 +19,6 @@ export interface ResolvedStream {
 /** Whether the path is an exec/attach endpoint at all (before any validation). */
 export function isStreamPath(pathname: string): boolean {
   return STREAM_PATH.test(pathname);
-}
-
-/** Go's strconv.ParseBool, which the API server's query decoder uses. */
-function queryBool(params: URLSearchParams, name: string): boolean | ApiError {
-  const value = params.get(name);
-  if (value === null) return false;
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False', ''].includes(value)) return false;
-  return badRequest(`invalid value for ${name}: ${JSON.stringify(value)} (expected true or false)`);
 }
 
 /** A container name for requests without one: the only container, else an error listing them. */
@@ -52,21 +44,19 @@ export function resolveStreamRequest(url: URL, pods: PodSet): ResolvedStream | A
   const kind = match[3] as StreamKind;
   const pod = pods.get(namespace, podName);
   if (!pod) return notFound('pods', podName);
-  const params = url.searchParams;
-  const container = pickContainer(pod, params.get('container'));
+  // Read as the API server reads it (Go's ParseQuery, its query booleans), so the proxy in front and
+  // this cluster agree on what a request asks for.
+  const params = parseGoQuery(url.search.slice(1));
+  const container = pickContainer(pod, params.get('container')?.[0] ?? null);
   if (!('command' in container)) return container;
 
   const flags: Record<'stdin' | 'stdout' | 'stderr' | 'tty', boolean> = { stdin: false, stdout: false, stderr: false, tty: false };
-  for (const name of ['stdin', 'stdout', 'stderr', 'tty'] as const) {
-    const value = queryBool(params, name);
-    if (typeof value !== 'boolean') return value;
-    flags[name] = value;
-  }
+  for (const name of ['stdin', 'stdout', 'stderr', 'tty'] as const) flags[name] = apiServerBool(params, name);
   // The kubelet drops stderr when a TTY is used (the terminal merges it into stdout).
   if (flags.tty) flags.stderr = false;
   if (!flags.stdin && !flags.stdout && !flags.stderr) return badRequest('you must specify at least 1 of stdin, stdout, stderr');
 
-  const command = kind === 'exec' ? params.getAll('command') : [];
+  const command = kind === 'exec' ? (params.get('command') ?? []) : [];
   if (kind === 'exec') {
     if (command.length === 0 || command[0] === '') return badRequest('you must specify at least one command for the container');
     const bytes = command.reduce((sum, arg) => sum + Buffer.byteLength(arg), 0);

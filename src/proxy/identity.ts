@@ -4,7 +4,7 @@ import { userInfo } from 'node:os';
 import { sameSecret } from '../util/secret';
 
 export interface ProxyAuth {
-  /** token → user. One entry for DATA/kubeconfig's token; `--users FILE` adds more. */
+  /** token → user. serve and proxy give one entry: DATA/kubeconfig's token, owned by the OS user running kubecast. */
   tokens: Array<{ token: string; user: string }>;
 }
 

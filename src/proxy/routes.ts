@@ -2,15 +2,16 @@
 // doubled or trailing slashes, dot segments and letter case cannot slip a session past the
 // recorder: the normaliser is deliberately more eager than the API server's router, so anything
 // the API server would treat as exec/attach is classified as exec/attach here (never the reverse).
+import { apiServerBool, parseGoQuery, rawQuery } from '../util/go-query';
 
 export type RouteKind =
   /** exec/attach upgrade: recorded. */
   | 'session'
-  /** Another upgrade that can carry a shell or a tunnel (pod/service/node proxy, port-forward). */
+  /** Another upgrade that can carry a shell or a tunnel (pod/service/node proxy, port-forward), or any nodes/{node}/proxy request. */
   | 'shell-capable'
   /** An upgrade we do not recognise (e.g. a WebSocket watch). */
   | 'other-upgrade'
-  /** Any non-upgrade request: proxied unchanged. */
+  /** Any other non-upgrade request: proxied unchanged. */
   | 'plain';
 
 export interface SessionTarget {
@@ -60,7 +61,12 @@ export function normalizePath(rawPath: string): string[] {
 export function classify(rawPath: string, isUpgrade: boolean): Route {
   const segments = normalizePath(rawPath);
   const normalized = '/' + segments.join('/');
-  if (!isUpgrade) return { kind: 'plain', normalized };
+  if (!isUpgrade) {
+    // The kubelet API runs commands without any upgrade (POST /run/{ns}/{pod}/{container}): a plain
+    // request through nodes/{node}/proxy is as unrecordable as an exec upgrade through it.
+    if (isNodeProxy(segments)) return { kind: 'shell-capable', normalized, label: 'nodes/proxy' };
+    return { kind: 'plain', normalized };
+  }
 
   const session = sessionTarget(segments);
   if (session) return { kind: 'session', normalized, session };
@@ -86,21 +92,16 @@ function shellCapableLabel(s: string[]): string | undefined {
     if (s[4] === 'pods' && s[6] === 'portforward') return 'pods/portforward';
     if ((s[4] === 'pods' || s[4] === 'services') && s[6] === 'proxy') return `${s[4]}/proxy`;
   }
-  // nodes/{node}/proxy/… reaches the kubelet's own /exec, /attach, /run.
-  if (s[2] === 'nodes' && s[4] === 'proxy') return 'nodes/proxy';
+  if (isNodeProxy(s)) return 'nodes/proxy';
   // Legacy /api/v1/proxy/… paths.
   if (s[2] === 'proxy') return 'proxy';
   return undefined;
 }
 
-/**
- * A boolean query parameter as the API server reads it (Convert_Slice_string_To_bool): the first
- * value counts; absent, "0" and "false" (any case) are false; anything else, even "", is true.
- */
-export function queryBool(params: URLSearchParams, name: string): boolean {
-  if (!params.has(name)) return false;
-  const first = params.getAll(name)[0].trim().toLowerCase();
-  return first !== 'false' && first !== '0';
+/** nodes/{node}/proxy/… (and the legacy proxy/nodes/{node}/…): the kubelet's own /exec, /attach, /run, /portforward. */
+function isNodeProxy(s: string[]): boolean {
+  if (s[0] !== 'api' || s[1] !== 'v1') return false;
+  return (s[2] === 'nodes' && s[4] === 'proxy') || (s[2] === 'proxy' && s[3] === 'nodes');
 }
 
 export interface ExecRequest {
@@ -113,16 +114,56 @@ export interface ExecRequest {
   stderr: boolean;
 }
 
-/** Reads the PodExecOptions/PodAttachOptions from the query string. The first value wins, as in the API server. */
+/**
+ * Reads the PodExecOptions/PodAttachOptions from the query string as the API server does (Go's
+ * ParseQuery, then its query-parameter conversion): the first value wins.
+ */
 export function execRequest(rawUrl: string): ExecRequest {
-  const query = rawUrl.includes('?') ? rawUrl.slice(rawUrl.indexOf('?') + 1) : '';
-  const params = new URLSearchParams(query);
+  const params = parseGoQuery(rawQuery(rawUrl));
   return {
-    container: params.get('container') ?? '',
-    command: params.getAll('command').slice(0, 1024),
-    tty: queryBool(params, 'tty'),
-    stdin: queryBool(params, 'stdin'),
-    stdout: queryBool(params, 'stdout'),
-    stderr: queryBool(params, 'stderr'),
+    container: params.get('container')?.[0] ?? '',
+    command: (params.get('command') ?? []).slice(0, 1024),
+    tty: apiServerBool(params, 'tty'),
+    stdin: apiServerBool(params, 'stdin'),
+    stdout: apiServerBool(params, 'stdout'),
+    stderr: apiServerBool(params, 'stderr'),
   };
+}
+
+/**
+ * Why a request target cannot be classified, or undefined when it can. Only origin-form
+ * ("/path?query") is accepted: Node hands an absolute-form target ("http://x/api/…") through as
+ * req.url while Go's API server routes it by its path, so classifying it would need a second URL
+ * parser that agrees with Go's; kubectl never sends one. A '#' is refused for the same reason
+ * (Go keeps it in the path; clients never send fragments).
+ */
+export function requestTargetProblem(target: string | undefined): string | undefined {
+  if (target === undefined || !target.startsWith('/')) return 'the request target must be a path starting with "/" (origin-form)';
+  if (target.includes('#')) return 'the request target must not contain "#"';
+  return undefined;
+}
+
+/** The protocols an Upgrade header lists ("websocket, SPDY/3.1" → ["websocket", "spdy/3.1"]), lower-cased. */
+function upgradeTokens(header: string | undefined): string[] {
+  return (header ?? '')
+    .split(',')
+    .map((token) => token.trim().toLowerCase())
+    .filter((token) => token !== '');
+}
+
+/**
+ * The stream protocol of an upgraded exec/attach, from what the upstream ANSWERED (its 101's
+ * Upgrade header): a client may offer several, and the tap must parse what is really spoken. An
+ * error when the answer is not exactly one protocol the client offered, or one kubecast cannot parse.
+ */
+export function answeredProtocol(requestUpgrade: string | undefined, responseUpgrade: string | undefined): { protocol: 'spdy' | 'websocket' } | { error: string } {
+  const answer = upgradeTokens(responseUpgrade);
+  const shown = JSON.stringify(responseUpgrade ?? '');
+  if (answer.length !== 1) return { error: `the API server answered the upgrade with Upgrade: ${shown}, not a single protocol` };
+  if (!upgradeTokens(requestUpgrade).includes(answer[0])) {
+    return { error: `the API server answered the upgrade with Upgrade: ${shown}, which the client did not offer (${JSON.stringify(requestUpgrade ?? '')})` };
+  }
+  if (answer[0] === 'websocket') return { protocol: 'websocket' };
+  if (answer[0] === 'spdy/3.1') return { protocol: 'spdy' };
+  return { error: `the API server answered the upgrade with Upgrade: ${shown}, a protocol kubecast cannot record` };
 }

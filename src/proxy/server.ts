@@ -1,6 +1,7 @@
 // The recording proxy: an HTTPS (or, for tests and trusted loopback setups, HTTP) server in front
 // of an API server. Every request is authenticated with the proxy's bearer token and forwarded
 // with the upstream's credentials; exec/attach upgrades are recorded (session.ts).
+import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -10,8 +11,8 @@ import type { TlsMaterial } from '../util/tls';
 import { silentLogger, type Logger } from '../util/log';
 import { authenticate, type ProxyAuth } from './identity';
 import { ProxyMetrics } from './metrics';
-import { classify } from './routes';
-import { handleSessionUpgrade, refuseShellCapable, respondStatus, responseHead, type SessionSettings } from './session';
+import { classify, requestTargetProblem } from './routes';
+import { handleSessionUpgrade, respondStatus, responseHead, unrecordableRouteMessage, type SessionSettings } from './session';
 
 export interface ProxyServerOptions {
   host: string;
@@ -105,9 +106,27 @@ export class ProxyServer {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     res.on('error', () => {});
-    if (!this.user(req)) {
+    const badTarget = requestTargetProblem(req.url);
+    if (badTarget) {
+      sendStatus(res, 400, 'BadRequest', `kubecast: ${badTarget}`);
+      return;
+    }
+    const user = this.user(req);
+    if (!user) {
       sendStatus(res, 401, 'Unauthorized', 'Unauthorized: kubecast proxy token missing or wrong');
       return;
+    }
+    const route = classify(req.url!, false);
+    if (route.kind === 'shell-capable') {
+      // nodes/{node}/proxy: the kubelet API can run commands in any container without an upgrade.
+      if (this.settings.policy === 'fail-closed') {
+        this.metrics.refused.inc({ type: route.label ?? 'request', reason: 'unrecordable-route' });
+        this.log.warn('request refused: route cannot be recorded (fail-closed)', { path: route.normalized, method: req.method, user });
+        sendStatus(res, 403, 'Forbidden', unrecordableRouteMessage(route));
+        return;
+      }
+      this.metrics.unrecorded.inc({ type: route.label ?? 'request', reason: 'unrecordable-route' });
+      this.log.warn('request passed through unrecorded (fail-open)', { path: route.normalized, method: req.method, user });
     }
     void this.forward(req, res);
   }
@@ -157,42 +176,58 @@ export class ProxyServer {
 
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => {});
+    // One id from the first line to the last, so every line of a session (recorded or not) greps together.
+    const log = this.log.child({ session: randomUUID() });
+    const badTarget = requestTargetProblem(req.url);
+    if (badTarget) {
+      this.metrics.refused.inc({ type: 'upgrade', reason: 'bad-request-target' });
+      log.warn('upgrade refused: bad request target', { target: req.url?.slice(0, 200), error: badTarget });
+      respondStatus(socket, httpStatus(400, 'BadRequest', `kubecast: ${badTarget}`));
+      return;
+    }
     const user = this.user(req);
     if (!user) {
       respondStatus(socket, httpStatus(401, 'Unauthorized', 'Unauthorized: kubecast proxy token missing or wrong'));
       return;
     }
-    const route = classify(req.url ?? '/', true);
+    const route = classify(req.url!, true);
     if (route.kind === 'session') {
       await handleSessionUpgrade(req, socket, head, route, user, {
         settings: this.settings,
-        log: this.log,
+        log,
         metrics: this.metrics,
         track: (done, stop) => {
           this.sessions.set(done, stop);
           void done.finally(() => this.sessions.delete(done));
         },
       }).catch((err: unknown) => {
-        this.log.error('session failed', { error: err instanceof Error ? err.message : String(err) });
+        log.error('session failed', { error: err instanceof Error ? err.message : String(err) });
         socket.destroy();
       });
       return;
     }
     if (this.settings.policy === 'fail-closed') {
       this.metrics.refused.inc({ type: route.label ?? 'upgrade', reason: 'unrecordable-route' });
-      this.log.warn('upgrade refused: route cannot be recorded (fail-closed)', { path: route.normalized, user });
-      refuseShellCapable(socket, route);
+      log.warn('upgrade refused: route cannot be recorded (fail-closed)', { path: route.normalized, user });
+      respondStatus(socket, httpStatus(403, 'Forbidden', unrecordableRouteMessage(route)));
       return;
     }
     this.metrics.unrecorded.inc({ type: route.label ?? 'upgrade', reason: 'unrecordable-route' });
-    this.log.warn('upgrade passed through unrecorded (fail-open)', { path: route.normalized, user });
+    log.warn('upgrade passed through unrecorded (fail-open)', { path: route.normalized, user });
     await this.passThroughUpgrade(req, socket, head);
   }
 
   /** Relays an upgrade that is not recorded (fail-open): bytes both ways, nothing parsed. */
   private async passThroughUpgrade(req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
     const upstream = this.settings.upstream;
-    const options = await upstream.requestOptions();
+    let options;
+    try {
+      options = await upstream.requestOptions();
+    } catch (err) {
+      // onUpgrade's promise is not awaited: a rejection here would be unhandled and end the process.
+      respondStatus(client, httpStatus(502, 'ServiceUnavailable', `kubecast cannot authenticate to ${upstream.label}: ${err instanceof Error ? err.message : String(err)}`));
+      return;
+    }
     const headers: string[] = [];
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
       const name = req.rawHeaders[i].toLowerCase();

@@ -16,7 +16,7 @@ import type { Logger } from '../util/log';
 import { CastSink } from './cast-sink';
 import type { ProxyMetrics } from './metrics';
 import { SessionRecording, type FailurePolicy } from './recording';
-import { execRequest, type Route } from './routes';
+import { answeredProtocol, execRequest, type Route } from './routes';
 import type { Upstream } from './upstream';
 import { clientAddress, kubectlVersion } from './identity';
 
@@ -44,15 +44,16 @@ export interface SessionContext {
 /** Headers that belong to the client↔proxy hop and are not forwarded upstream. */
 const HOP_HEADERS = new Set(['authorization', 'host', 'proxy-authorization', 'proxy-connection', 'keep-alive', 'te', 'trailer', 'x-forwarded-for']);
 
-/** An upgrade on a recorded route (exec/attach). */
+/** An upgrade on a recorded route (exec/attach). `ctx.log` already carries the session id. */
 export async function handleSessionUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, route: Route, user: string, ctx: SessionContext): Promise<void> {
   const { settings, metrics } = ctx;
   const target = route.session!;
   const exec = execRequest(req.url ?? '');
-  const protocol = /websocket/i.test(req.headers.upgrade ?? '') ? 'websocket' : 'spdy';
+  // What the client asked for, for the attempted metric only: the tap follows the upstream's answer.
+  const requested = /websocket/i.test(req.headers.upgrade ?? '') ? 'websocket' : 'spdy';
   const type = target.sessionType;
-  const log = ctx.log.child({ session: `${target.namespace}/${target.pod}`, type, protocol, user });
-  metrics.attempted.inc({ type, protocol });
+  let log = ctx.log.child({ pod: `${target.namespace}/${target.pod}`, type, user });
+  metrics.attempted.inc({ type, protocol: requested });
   client.on('error', () => {});
   client.pause();
 
@@ -61,6 +62,7 @@ export async function handleSessionUpgrade(req: IncomingMessage, client: Duplex,
   try {
     if (settings.recorders.length === 0) throw new Error('no recorders configured');
     upload = await connectRecorder(settings.recorders, settings.connect);
+    if (upload.recordingId) log = log.child({ recording: upload.recordingId });
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     if (settings.policy === 'fail-closed') {
@@ -85,6 +87,7 @@ export async function handleSessionUpgrade(req: IncomingMessage, client: Duplex,
   upstreamReq.on('response', (res) => {
     // The upstream refused the upgrade (RBAC, pod not found, SPDY/WS fallback probe…): no session.
     upload?.abort(`upstream answered ${res.statusCode}`);
+    log.info('upstream refused the upgrade', { status: res.statusCode });
     relayResponse(client, res);
   });
   upstreamReq.on('error', (err) => {
@@ -94,6 +97,22 @@ export async function handleSessionUpgrade(req: IncomingMessage, client: Duplex,
     respondStatus(client, httpStatus(502, 'ServiceUnavailable', `kubecast cannot reach the upstream ${settings.upstream.label}: ${err.message}`));
   });
   upstreamReq.on('upgrade', (res, upstream, upstreamHead) => {
+    // Parse what the upstream speaks, not what the client offered ("websocket, SPDY/3.1" offers both).
+    const answered = answeredProtocol(req.headers.upgrade, headerValue(res, 'upgrade'));
+    if ('error' in answered) {
+      upload?.abort('unrecordable upgrade answer');
+      upload = undefined;
+      if (settings.policy === 'fail-closed') {
+        upstream.destroy();
+        metrics.refused.inc({ type, reason: 'protocol-mismatch' });
+        log.warn('session refused: cannot tell which protocol to record (fail-closed)', { error: answered.error });
+        respondStatus(client, httpStatus(403, 'Forbidden', `kubectl ${type} session must be recorded, but ${answered.error} (failure policy: fail-closed)`));
+        return;
+      }
+      metrics.unrecorded.inc({ type, reason: 'protocol-mismatch' });
+      log.warn('session runs unrecorded: cannot tell which protocol to record (fail-open)', { error: answered.error });
+    }
+    const protocol = 'protocol' in answered ? answered.protocol : requested;
     const header: Omit<CastHeader, 'width' | 'height'> = {
       version: 2,
       timestamp: Math.floor(Date.now() / 1000),
@@ -121,7 +140,7 @@ export async function handleSessionUpgrade(req: IncomingMessage, client: Duplex,
         startedAt: new Date().toISOString(),
       },
     };
-    relaySession({ req, client, head, res, upstream, upstreamHead, header, upload, exec, protocol, type, log, ctx });
+    relaySession({ req, client, head, res, upstream, upstreamHead, header, upload, exec, protocol, type, log: log.child({ protocol }), ctx });
   });
   upstreamReq.end();
 }
@@ -143,7 +162,8 @@ interface RelayArgs {
 }
 
 function relaySession(a: RelayArgs): void {
-  const { client, upstream, ctx, log } = a;
+  const { client, upstream, ctx } = a;
+  let log = a.log;
   const { settings, metrics } = ctx;
   upstream.setNoDelay(true);
   if ('setNoDelay' in client && typeof (client as Socket).setNoDelay === 'function') (client as Socket).setNoDelay(true);
@@ -171,6 +191,7 @@ function relaySession(a: RelayArgs): void {
   const finish = (reason: EndReason) => {
     if (ended) return;
     ended = true;
+    log.info('session ended', { end: reason.kind, recorded: recording !== undefined });
     tap?.finish(reason);
     metrics.liveSessions.dec();
     client.end();
@@ -190,13 +211,15 @@ function relaySession(a: RelayArgs): void {
       connect: settings.connect,
       policy: settings.policy,
       spoolDir: settings.spoolDir,
-      log,
+      // Its lines carry the recording id too, which exists only once it is constructed.
+      log: laterLogger(() => log),
       metrics,
       onFatal: (reason) => terminate(`kubecast: session ended: ${reason}`, 'recording-failed'),
       onBackpressure: (paused) => pauseUpstream('recorder', paused),
       marker: (label) => sink?.marker(label),
     });
     a.header.kubecast!.id = recording.id;
+    if (a.upload.recordingId === undefined) log = log.child({ recording: recording.id });
     sink = new CastSink({
       header: a.header,
       tty: a.exec.tty,
@@ -209,7 +232,7 @@ function relaySession(a: RelayArgs): void {
       },
     });
     metrics.recorded.inc({ type: a.type, protocol: a.protocol });
-    log.info('session recorded', { recording: recording.id, recorder: recording.recorderUrl, container: a.exec.container, command: a.exec.command, tty: a.exec.tty });
+    log.info('session recorded', { recorder: recording.recorderUrl, container: a.exec.container, command: a.exec.command, tty: a.exec.tty });
     const onProtocolError = (error: ProtocolError): ProtocolErrorPolicy => {
       log.warn('malformed stream', { code: error.code, error: error.message });
       metrics.failed.inc({ type: a.type, reason: 'protocol-error' });
@@ -301,6 +324,17 @@ function relaySession(a: RelayArgs): void {
   client.resume();
 }
 
+/** A logger that writes through whatever `current()` is at the time of each line. */
+function laterLogger(current: () => Logger): Logger {
+  return {
+    debug: (msg, fields) => current().debug(msg, fields),
+    info: (msg, fields) => current().info(msg, fields),
+    warn: (msg, fields) => current().warn(msg, fields),
+    error: (msg, fields) => current().error(msg, fields),
+    child: (fields) => laterLogger(() => current().child(fields)),
+  };
+}
+
 /** Opens the upstream upgrade request on a new connection, with the upstream's credentials. */
 function openUpstream(req: IncomingMessage, upstream: Upstream, options: Awaited<ReturnType<Upstream['requestOptions']>>): ClientRequest {
   const headers: Array<[string, string]> = [];
@@ -368,10 +402,11 @@ function headerValue(res: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** An upgrade on a route that can carry a shell but is not recorded. */
-export function refuseShellCapable(client: Duplex, route: Route): void {
-  respondStatus(
-    client,
-    httpStatus(403, 'Forbidden', `kubecast refuses ${route.label ?? 'this'} upgrades in fail-closed mode: they can carry a shell or a tunnel that cannot be recorded (path ${route.normalized})`),
-  );
+/** Why kubecast refuses a route it cannot record (fail-closed), in words kubectl prints. */
+export function unrecordableRouteMessage(route: Route): string {
+  if (route.kind !== 'shell-capable') {
+    return `kubecast refuses upgrades it does not recognise in fail-closed mode: it cannot tell whether they carry a shell or a tunnel, and cannot record them (path ${route.normalized})`;
+  }
+  const what = route.label === 'nodes/proxy' ? 'requests through nodes/{node}/proxy (the kubelet API runs commands in containers)' : `${route.label} upgrades`;
+  return `kubecast refuses ${what} in fail-closed mode: they can carry a shell or a tunnel that cannot be recorded (path ${route.normalized})`;
 }

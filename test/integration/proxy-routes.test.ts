@@ -8,6 +8,7 @@ import { get } from 'node:https';
 import WebSocket from 'ws';
 import { KUBECTL_PROFILES } from '../helpers/kubectl';
 import { withServe, type ServeFixture } from '../helpers/serve-fixture';
+import { counterTotal, rawRequest, upgradingStub, wsUpgradeHead } from '../helpers/raw-http';
 
 const profile = KUBECTL_PROFILES.find((p) => p.version === '1.33')!;
 
@@ -72,32 +73,68 @@ describe('proxy authentication and pass-through', () => {
 
 describe('path tricks cannot slip a session past the recorder', () => {
   const query = '?command=echo&command=recorded&stdout=true&stderr=true&container=shell';
+  // Sent byte for byte over a raw socket: URL-based clients would normalise them first.
   const tricks = [
     '/api/v1/namespaces/default/pods/shell/exec',
     '/api/v1/namespaces/default/pods/shell/exec/',
     '//api/v1//namespaces/default/pods/shell/exec',
     '/api/v1/namespaces/default/pods/shell/%65xec',
+    '/api/v1/namespaces/default/pods/shell/%2565xec',
     '/api/v1/namespaces/default/pods/shell/EXEC',
     '/api/v1/namespaces/default/pods/x/../shell/exec',
+    '/api/v1/namespaces/default/pods/./shell/./exec',
     '/api/v1/namespaces/default/pods/shell%2Fexec',
   ];
-  test('every session that ran was recorded; the plain path runs and is recorded', async () => {
+  test('each trick is classified as a session; every session that ran was recorded; absolute-form is refused', async () => {
     await withServe({}, async (fx) => {
+      const ca = readFileSync(join(fx.dataDir, 'tls', 'ca.crt'), 'utf8');
       for (const path of tricks) {
         const sessionsBefore = fx.handle.localCluster!.sessions.length;
         const recordingsBefore = fx.recordings().length;
-        const result = await upgrade(fx, path + query);
-        await new Promise((r) => setTimeout(r, 300));
+        const attemptedBefore = await counterTotal(fx.handle.proxy.metrics.attempted);
+        const result = await rawRequest(fx.handle.urls.proxy, wsUpgradeHead(path + query, fx.handle.token), { ca });
+        // The proxy's own classification: whatever the local cluster makes of the path, the proxy
+        // treated it as a session to record (this is what fail-open would otherwise pass unrecorded).
+        assert.equal(await counterTotal(fx.handle.proxy.metrics.attempted), attemptedBefore + 1, `${path}: not classified as a session`);
         const ran = fx.handle.localCluster!.sessions.length - sessionsBefore;
         if (ran > 0) await fx.waitForRecordings(recordingsBefore + ran);
         const recorded = fx.recordings().length - recordingsBefore;
         assert.equal(recorded, ran, `${path}: ${ran} session(s) ran upstream, ${recorded} recorded (status ${result.status})`);
         if (path === tricks[0]) {
           assert.equal(ran, 1);
-          assert.ok(Buffer.concat(result.messages).includes('recorded'));
+          assert.ok(result.body.includes('recorded'));
         }
       }
+      const sessionsBefore = fx.handle.localCluster!.sessions.length;
+      const absolute = await rawRequest(fx.handle.urls.proxy, wsUpgradeHead('http://kubernetes' + tricks[0] + query, fx.handle.token), { ca });
+      assert.equal(absolute.status, 400);
+      assert.equal(fx.handle.localCluster!.sessions.length, sessionsBefore);
     });
+  });
+
+  test('fail-open, an upstream that upgrades any path: every trick that reached it was recorded', async () => {
+    const stub = await upgradingStub();
+    stub.answer.upgrade = 'websocket';
+    try {
+      await withServe({ upstream: stub.url, policy: 'fail-open' }, async (fx) => {
+        const all = [
+          ...tricks,
+          '/API/V1/Namespaces/default/Pods/shell/ATTACH',
+          '/api/v1/namespaces/default/pods/./shell/%2e/exec',
+          '/api/v1/namespaces/default/pods/shell/exec%20',
+          '/api\\v1\\namespaces\\default\\pods\\shell\\exec',
+        ];
+        for (const path of all) {
+          const response = await rawRequest(fx.handle.urls.proxy, wsUpgradeHead(path + '?command=sh&stdin=true&tty=1', fx.handle.token), { ca: readFileSync(join(fx.dataDir, 'tls', 'ca.crt'), 'utf8'), waitMs: 300 });
+          assert.equal(response.status, 101, path);
+        }
+        assert.equal(stub.upgrades.length, all.length, 'every trick reached the upstream');
+        assert.equal(await counterTotal(fx.handle.proxy.metrics.recorded), all.length, 'and every one was recorded');
+        assert.equal(await counterTotal(fx.handle.proxy.metrics.unrecorded), 0);
+      });
+    } finally {
+      await stub.close();
+    }
   });
 
   test('fail-closed refuses port-forward and proxy upgrades with a Status that says why', async () => {

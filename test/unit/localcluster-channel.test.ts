@@ -150,7 +150,9 @@ test('exec/attach URLs: defaults, kubelet rules and the errors kubectl prints', 
   assert.equal(message('/api/v1/namespaces/default/pods/web-0/exec?command=true&container=db&stdout=true'), '400 container db is not valid for pod web-0');
   assert.equal(message('/api/v1/namespaces/default/pods/shell/exec?stdout=true'), '400 you must specify at least one command for the container');
   assert.equal(message('/api/v1/namespaces/default/pods/shell/exec?command=true'), '400 you must specify at least 1 of stdin, stdout, stderr');
-  assert.match(message('/api/v1/namespaces/default/pods/shell/exec?command=true&stdout=maybe'), /^400 invalid value for stdout/);
+  // Query booleans as the API server reads them: anything but absent, "0" and "false" is true.
+  assert.equal(message('/api/v1/namespaces/default/pods/shell/exec?command=true&stdout=maybe'), 'ok');
+  assert.equal(message('/api/v1/namespaces/default/pods/shell/exec?command=true&stdout=%zz&stdout=0'), '400 you must specify at least 1 of stdin, stdout, stderr');
 });
 
 test('bearer token: constant-time compare; loopback policy; token files', () => {
