@@ -282,6 +282,10 @@ export class SessionRecording {
     upload.end().then(
       () => {
         if (upload !== this.upload) return;
+        if (upload.acked < upload.sent) {
+          // Not a failure: recorders that ack bytes received (the peer's) end without a final ack.
+          this.options.log.warn('the recorder ended the upload without acknowledging all of it', { recorder: upload.url, sent: upload.sent, acked: upload.acked });
+        }
         this.state = 'ended';
         this.settled?.();
       },

@@ -3,11 +3,16 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer as createH2Server } from 'node:http2';
-import { connect as netConnect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { createServer as createH2Server, type Http2Server, type ServerHttp2Stream } from 'node:http2';
+import { createServer as createHttpServer } from 'node:http';
+import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
+import { existsSync } from 'node:fs';
 import { RecorderServer } from '../../src/recorder/server';
 import { connectRecorder, RecorderConnectError } from '../../src/recorder/client';
 import { RecordingStore } from '../../src/store/store';
+import { SessionRecording } from '../../src/proxy/recording';
+import { ProxyMetrics } from '../../src/proxy/metrics';
+import type { Logger } from '../../src/util/log';
 
 const dirs: string[] = [];
 after(async () => {
@@ -114,17 +119,7 @@ describe('recorder server and client', () => {
   });
 
   test('a v2 recorder that stops acking trips the ack window', async () => {
-    const silent = createH2Server();
-    silent.on('stream', (stream, headers) => {
-      stream.on('error', () => {});
-      if (headers[':method'] === 'HEAD') {
-        stream.respond({ ':status': 200 });
-        stream.end();
-        return;
-      }
-      stream.respond({ ':status': 200 });
-      stream.resume(); // reads, never acks
-    });
+    const silent = h2Recorder((stream) => stream.resume()); // reads, never acks
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as AddressInfo).port;
     try {
@@ -162,6 +157,185 @@ describe('resuming an upload', () => {
       assert.deepEqual(await readFile((await store.locate(first.recordingId!))!), data);
     } finally {
       await server.stop();
+    }
+  });
+});
+
+/** An h2c recorder of our own making: HEAD /v2/record → 200, each POST answered 200 and handed to `onPost`. */
+function h2Recorder(onPost: (stream: ServerHttp2Stream) => void): Http2Server {
+  const server = createH2Server();
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => {});
+    if (headers[':method'] === 'HEAD') {
+      stream.respond({ ':status': 200 });
+      stream.end();
+      return;
+    }
+    stream.respond({ ':status': 200 });
+    onPost(stream);
+  });
+  return server;
+}
+
+async function listen(server: Http2Server | Server | ReturnType<typeof createHttpServer>): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/**
+ * A third-party v2 recorder shaped like the peer's tsrecorder: acks count bytes received (not
+ * stored), come every few ms, and the response ends as soon as the request body does — with no
+ * final ack for the last bytes.
+ */
+function peerStyleRecorder() {
+  const received: Buffer[] = [];
+  const server = h2Recorder((stream) => {
+    let count = 0;
+    const timer = setInterval(() => stream.write(`{"ack":${count}}\n`), 3);
+    stream.on('data', (chunk: Buffer) => {
+      count += chunk.byteLength;
+      received.push(chunk);
+    });
+    stream.on('end', () => {
+      clearInterval(timer);
+      stream.end();
+    });
+    stream.on('close', () => clearInterval(timer));
+  });
+  return { server, received: () => Buffer.concat(received) };
+}
+
+function capturingLogger(lines: Array<{ level: string; msg: string }>): Logger {
+  const log = (level: string) => (msg: string) => void lines.push({ level, msg });
+  const logger: Logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: () => logger };
+  return logger;
+}
+
+describe('third-party recorders', () => {
+  test('a peer-style v2 recorder that ends its response when the body ends, acks short of sent: a clean end, not a failure', async () => {
+    const peer = peerStyleRecorder();
+    const url = await listen(peer.server);
+    try {
+      const upload = await connectRecorder([{ url }], { ackTimeoutMs: 2000 });
+      assert.equal(upload.version, 2);
+      const failures: Error[] = [];
+      upload.onFailure = (err) => failures.push(err);
+      const data = castLines(3000);
+      upload.write(data.subarray(0, 1000));
+      await new Promise((r) => setTimeout(r, 50));
+      // The rest goes with the end of the body: the recorder ends before acking it.
+      upload.write(data.subarray(1000));
+      await upload.end();
+      assert.ok(upload.acked < upload.sent, `precondition: the last ack (${upload.acked}) is short of what was sent (${upload.sent})`);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(failures, [], 'the transport closing after the end is not a failure');
+      assert.equal(upload.failed, undefined);
+      assert.deepEqual(peer.received(), data);
+    } finally {
+      peer.server.close();
+    }
+  });
+
+  test('fail-open session recording to a peer-style recorder ends delivered, with a warning and no spool', async () => {
+    const peer = peerStyleRecorder();
+    const url = await listen(peer.server);
+    const spoolDir = join(await mkdtemp(join(tmpdir(), 'kubecast-spool-')), 'spool');
+    dirs.push(spoolDir);
+    const lines: Array<{ level: string; msg: string }> = [];
+    try {
+      const upload = await connectRecorder([{ url }], { ackTimeoutMs: 2000 });
+      let fatal: string | undefined;
+      const recording = new SessionRecording({
+        upload,
+        targets: [{ url }],
+        connect: { ackTimeoutMs: 2000 },
+        policy: 'fail-open',
+        spoolDir,
+        log: capturingLogger(lines),
+        metrics: new ProxyMetrics(),
+        onFatal: (reason) => (fatal = reason),
+        onBackpressure: () => {},
+      });
+      const data = castLines(3000);
+      recording.write(data);
+      await recording.end();
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(recording.delivered, true);
+      assert.equal(fatal, undefined);
+      assert.equal(existsSync(spoolDir), false, 'nothing was spooled');
+      assert.ok(!lines.some((l) => /recorder failed/.test(l.msg)), JSON.stringify(lines));
+      assert.deepEqual(peer.received(), data);
+      if (upload.acked < upload.sent) assert.ok(lines.some((l) => l.level === 'warn' && /without acknowledging all/.test(l.msg)), JSON.stringify(lines));
+    } finally {
+      peer.server.close();
+    }
+  });
+
+  test('an HTTP/1.1-only recorder that ignores the h2 preface is used over v1 within the dial budget', async () => {
+    const received: Buffer[] = [];
+    let finished = false;
+    const h1 = createHttpServer();
+    // Swallowing the parse error of the h2 preface leaves that connection open and silent.
+    h1.on('clientError', () => {});
+    h1.on('checkContinue', (req, res) => {
+      res.writeContinue();
+      req.on('data', (chunk: Buffer) => received.push(chunk));
+      req.on('end', () => {
+        finished = true;
+        res.writeHead(200).end();
+      });
+    });
+    const url = await listen(h1);
+    try {
+      const started = Date.now();
+      const upload = await connectRecorder([{ url }], { dialTimeoutMs: 1000 });
+      assert.ok(Date.now() - started < 1000, `connected in ${Date.now() - started} ms`);
+      assert.equal(upload.version, 1);
+      const data = castLines(100);
+      upload.write(data);
+      await upload.end();
+      assert.ok(finished);
+      assert.deepEqual(Buffer.concat(received), data);
+    } finally {
+      h1.closeAllConnections();
+      h1.close();
+    }
+  });
+
+  test('default 5 s ack window: a recorder that stops acking is reported failed within 5 s + 300 ms of its last ack', async () => {
+    let lastAckAt = 0;
+    let silent = false;
+    const server = h2Recorder((stream) => {
+      let count = 0;
+      const ack = () => {
+        if (silent || stream.destroyed) return;
+        stream.write(`{"ack":${count}}\n`);
+        lastAckAt = Date.now();
+      };
+      const idle = setInterval(ack, 200);
+      stream.on('data', (chunk: Buffer) => {
+        count += chunk.byteLength;
+        ack();
+      });
+      stream.on('close', () => clearInterval(idle));
+    });
+    const url = await listen(server);
+    try {
+      const upload = await connectRecorder([{ url }]);
+      const failed = new Promise<{ error: Error; at: number }>((resolve) => (upload.onFailure = (error) => resolve({ error, at: Date.now() })));
+      const data = castLines(200);
+      upload.write(data);
+      await new Promise<void>((resolve) => (upload.onAck = (n) => n === data.byteLength && resolve()));
+      await new Promise((r) => setTimeout(r, 700));
+      silent = true;
+      upload.write(Buffer.from('[1,"o","unacked"]\n'));
+      const { error, at } = await failed;
+      const after = at - lastAckAt;
+      assert.match(error.message, /no ack|stopped acknowledging/);
+      assert.ok(after >= 4900, `failed only ${after} ms after the last ack`);
+      assert.ok(after <= 5300, `failed ${after} ms after the last ack`);
+    } finally {
+      server.close();
     }
   });
 });
