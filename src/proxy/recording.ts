@@ -120,15 +120,21 @@ export class SessionRecording {
   }
 
   private send(start: number, data: Buffer): void {
-    this.upload.write(data);
+    const taken = this.upload.write(data);
     if (this.upload.version === 2) {
       this.unacked.push({ start, data });
       this.unackedBytes += data.byteLength;
-      if (!this.paused && this.unackedBytes > UNACKED_HIGH_WATER) {
-        this.paused = true;
-        this.options.onBackpressure(true);
-      }
+      if (this.unackedBytes > UNACKED_HIGH_WATER) this.setPaused(true);
+    } else if (!taken && !this.upload.failed) {
+      // v1 has no acks: its socket buffer filling up is the sign of a slow recorder.
+      this.setPaused(true);
     }
+  }
+
+  private setPaused(paused: boolean): void {
+    if (this.paused === paused) return;
+    this.paused = paused;
+    this.options.onBackpressure(paused);
   }
 
   private watch(upload: RecorderUpload): void {
@@ -138,10 +144,10 @@ export class SessionRecording {
       while (this.unacked.length > 0 && this.unacked[0].start + this.unacked[0].data.byteLength <= acked) {
         this.unackedBytes -= this.unacked.shift()!.data.byteLength;
       }
-      if (this.paused && this.unackedBytes < UNACKED_LOW_WATER) {
-        this.paused = false;
-        this.options.onBackpressure(false);
-      }
+      if (this.unackedBytes < UNACKED_LOW_WATER) this.setPaused(false);
+    };
+    upload.onDrain = () => {
+      if (upload === this.upload) this.setPaused(false);
     };
     upload.onFailure = (error) => {
       if (upload !== this.upload) return;
@@ -162,10 +168,7 @@ export class SessionRecording {
     if (this.state === 'streaming' || this.state === 'draining') {
       this.options.log.warn('recorder failed; the session goes on and the recording is spooled until a recorder is back (fail-open)', { error: message });
       this.state = 'gap';
-      if (this.paused) {
-        this.paused = false;
-        this.options.onBackpressure(false);
-      }
+      this.setPaused(false);
       this.options.marker?.(`kubecast: recorder unreachable (${message}); buffering the recording locally`);
       this.scheduleRetry();
     }

@@ -142,6 +142,7 @@ abstract class UploadBase implements RecorderUpload {
   failed: Error | undefined;
   onFailure: ((error: Error) => void) | undefined;
   onAck: ((acked: number, latencyMs: number) => void) | undefined;
+  onDrain: (() => void) | undefined;
   protected ending: Promise<void> | undefined;
 
   constructor(readonly url: string) {}
@@ -413,14 +414,15 @@ class V1Upload extends UploadBase {
     this.req.on('close', () => {
       if (!this.response) this.fail(new RecorderUploadError('recorder connection closed'));
     });
+    this.req.on('drain', () => this.onDrain?.());
   }
 
   write(data: Buffer): boolean {
     if (this.failed || this.ending) return false;
     if (data.byteLength === 0) return true;
     this.sent += data.byteLength;
-    this.req.write(data);
-    return true;
+    // No acks to pace by: the socket's buffer is the only signal that a slow recorder is behind.
+    return this.req.write(data);
   }
 
   end(): Promise<void> {

@@ -12,7 +12,7 @@ import { connectRecorder, RecorderConnectError } from '../../src/recorder/client
 import { RecordingStore } from '../../src/store/store';
 import { SessionRecording } from '../../src/proxy/recording';
 import { ProxyMetrics } from '../../src/proxy/metrics';
-import type { Logger } from '../../src/util/log';
+import { silentLogger, type Logger } from '../../src/util/log';
 
 const dirs: string[] = [];
 after(async () => {
@@ -336,6 +336,62 @@ describe('third-party recorders', () => {
       assert.ok(after <= 5300, `failed ${after} ms after the last ack`);
     } finally {
       server.close();
+    }
+  });
+});
+
+describe('v1 backpressure', () => {
+  test('a v1 recorder that reads slowly pauses the session output: proxy-side buffered bytes stay bounded', async () => {
+    let received = 0;
+    const slow = createHttpServer();
+    slow.on('checkContinue', (req, res) => {
+      res.writeContinue();
+      req.pause();
+      // Reads a little now and then: far slower than the producer below.
+      const tick = setInterval(() => {
+        req.resume();
+        setImmediate(() => req.pause());
+      }, 50);
+      req.on('data', (chunk: Buffer) => (received += chunk.byteLength));
+      req.on('end', () => res.writeHead(200).end());
+      req.on('close', () => clearInterval(tick));
+    });
+    const url = await listen(slow);
+    try {
+      const upload = await connectRecorder([{ url }]);
+      assert.equal(upload.version, 1);
+      let paused = false;
+      let pauses = 0;
+      const recording = new SessionRecording({
+        upload,
+        targets: [{ url }],
+        connect: {},
+        policy: 'fail-closed',
+        spoolDir: join(tmpdir(), 'kubecast-unused-spool'),
+        log: silentLogger,
+        metrics: new ProxyMetrics(),
+        onFatal: () => {},
+        onBackpressure: (p) => {
+          paused = p;
+          if (p) pauses++;
+        },
+      });
+      recording.write(castLines(1));
+      // The session: sends output whenever it is not paused, as the tap does with the upstream.
+      const chunk = Buffer.from(JSON.stringify([1, 'o', 'y'.repeat(64 * 1024 - 20)]).slice(0, 64 * 1024 - 1) + '\n');
+      let maxBacklog = 0;
+      const until = Date.now() + 2000;
+      while (Date.now() < until && upload.sent < 256 * 1024 * 1024) {
+        if (!paused) recording.write(chunk);
+        maxBacklog = Math.max(maxBacklog, upload.sent - received);
+        await new Promise((r) => setImmediate(r));
+      }
+      assert.ok(pauses > 0, 'the session was asked to pause');
+      assert.ok(maxBacklog < 16 * 1024 * 1024, `sent but not yet read by the recorder peaked at ${maxBacklog} bytes`);
+      upload.abort('test over');
+    } finally {
+      slow.closeAllConnections();
+      slow.close();
     }
   });
 });
