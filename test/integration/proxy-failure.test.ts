@@ -3,9 +3,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { KUBECTL_PROFILES } from '../helpers/kubectl';
+import { Kubectl, KUBECTL_PROFILES, makeKubectlSandbox } from '../helpers/kubectl';
 import { startKubecast, tempDir } from '../helpers/kubecast';
 import { listCasts, outputOf, withServe } from '../helpers/serve-fixture';
 import { connectRecorder } from '../../src/recorder/client';
@@ -150,6 +150,75 @@ describe('recorder crash', () => {
     } finally {
       await recorder.proc.stop('SIGKILL');
       recorderData.cleanup();
+    }
+  });
+});
+
+/** Files in DATA/spool with this ending. */
+function spoolFiles(dataDir: string, ending: string): string[] {
+  try {
+    return readdirSync(join(dataDir, 'spool')).filter((name) => name.endsWith(ending));
+  } catch {
+    return [];
+  }
+}
+
+async function waitUntil(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('fail-open spool across a proxy restart', () => {
+  test('recorder killed mid-session, proxy SIGTERMed: exits 0 promptly leaving DATA/spool; restarted, it delivers the spool and removes it', async () => {
+    const dirs = [tempDir('cluster'), tempDir('recorder'), tempDir('proxy')];
+    const [clusterDir, recorderDir, proxyDir] = dirs;
+    const port = await freePort();
+    const cluster = await startKubecast(['local-cluster', '--data', clusterDir.path]);
+    let recorder = await recorderProcess(recorderDir.path, port);
+    const proxyArgs = [
+      'proxy', '--data', proxyDir.path, '--upstream', cluster.ready.local!,
+      '--recorder', recorder.url, '--recorder-token', recorder.tokenFile,
+      '--fail-open', '--ack-timeout', '1', '--dial-timeout', '1', '--dial-total-timeout', '2',
+    ];
+    let proxy = await startKubecast(proxyArgs);
+    const token = readFileSync(join(proxyDir.path, 'token'), 'utf8').trim();
+    const ca = readFileSync(join(proxyDir.path, 'tls', 'ca.crt'), 'utf8');
+    const sandbox = makeKubectlSandbox({ server: proxy.ready.proxy!, token, certificateAuthority: ca });
+    try {
+      const profile = KUBECTL_PROFILES.find((p) => p.version === '1.33')!;
+      const running = new Kubectl(profile, sandbox).start(['exec', 'shell', '--', 'sh', '-c', ticker(600)], { timeoutMs: 60_000 });
+      await waitUntil('tick-5', () => running.stdoutSoFar().includes('tick-5'), 15_000);
+      recorder.proc.child.kill('SIGKILL');
+      await recorder.proc.exited;
+      await waitUntil('a spool file during the outage', () => spoolFiles(proxyDir.path, '.part').length === 1, 5_000);
+      await waitUntil('more output spooled', () => running.stdoutSoFar().includes('tick-15'), 10_000);
+
+      const stoppedAt = Date.now();
+      const code = await proxy.stop('SIGTERM', 15_000);
+      const took = Date.now() - stoppedAt;
+      assert.equal(code, 0, proxy.stderr().slice(-2000));
+      assert.ok(took < 8_000, `the proxy took ${took} ms to exit`);
+      const result = await running.result;
+      assert.deepEqual(spoolFiles(proxyDir.path, '.part').length, 1, 'the spool stays for the next run');
+      assert.deepEqual(spoolFiles(proxyDir.path, '.json').length, 1, 'with its meta');
+      assert.match(result.stdoutText, /tick-15/);
+
+      recorder = await recorderProcess(recorderDir.path, port);
+      proxy = await startKubecast(proxyArgs);
+      await waitUntil('the spool delivered and removed', () => spoolFiles(proxyDir.path, '.part').length === 0 && spoolFiles(proxyDir.path, '.json').length === 0, 20_000);
+      assert.match(proxy.stderr(), /delivered a recording spooled by an earlier run/);
+      const casts = listCasts(join(recorderDir.path, 'recordings'));
+      assert.equal(casts.length, 1, 'the spool continued the same recording');
+      const cast = parseCast(readFileSync(casts[0], 'utf8'));
+      assert.ok(outputOf(cast).startsWith(result.stdoutText), `everything kubectl printed is in the recording:\n${outputOf(cast).slice(-500)}\n---\n${result.stdoutText.slice(-500)}`);
+      assert.ok(cast.events.some((e) => e.code === 'm' && /recorder unreachable/.test(e.data)), 'a marker notes the delivery gap');
+    } finally {
+      sandbox.cleanup();
+      for (const proc of [proxy, recorder.proc, cluster]) await proc.stop('SIGKILL');
+      for (const dir of dirs) dir.cleanup();
     }
   });
 });
