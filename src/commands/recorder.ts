@@ -11,7 +11,7 @@ import { isLoopback, parseListen } from './options';
 
 const spec = {
   name: 'recorder',
-  usage: 'kubecast recorder [--data DIR] [--listen HOST:PORT] [--auth token|none] [--token FILE] [--json]',
+  usage: 'kubecast recorder [--data DIR] [--listen HOST:PORT] [--auth token|none [--allow-unauthenticated]] [--token FILE] [--json]',
   description: [
     'Receives recordings from kubecast proxies (and from Tailscale-compatible proxies): h2c `POST /v2/record`',
     'with acks of durably stored bytes, and `POST /record` over HTTP/1.1. Stores them under DATA/recordings.',
@@ -20,6 +20,7 @@ const spec = {
     data: { type: 'string' },
     listen: { type: 'string' },
     auth: { type: 'string' },
+    'allow-unauthenticated': { type: 'boolean' },
     token: { type: 'string' },
     json: { type: 'boolean' },
   },
@@ -27,6 +28,7 @@ const spec = {
     '--data DIR            data folder (default: the platform app-data folder + /kubecast)',
     '--listen HOST:PORT    default 127.0.0.1:0 (any free port)',
     '--auth token|none     require `Authorization: Bearer TOKEN` (default) or accept anyone (for peers that send no token)',
+    '--allow-unauthenticated  with --auth none on a non-loopback address: yes, anyone reaching the port may write recordings',
     '--token FILE          the token (default: DATA/recorder.token, created if missing)',
     '--json                print {"recorder":URL,"token":FILE} when ready',
   ],
@@ -41,7 +43,11 @@ export const recorder: Command = async (argv) => {
   const listen = parseListen(v.listen, '--listen');
   const auth = v.auth ?? 'token';
   if (auth !== 'token' && auth !== 'none') throw new CliError(`--auth: expected token or none, got ${JSON.stringify(auth)}`);
-  if (auth === 'none' && !isLoopback(listen.host)) throw new CliError('--auth none is only allowed on a loopback address: anyone reaching the port could write recordings');
+  if (auth === 'none' && !isLoopback(listen.host)) {
+    // Peer proxies upload over the network with no token, so this is allowed, but only on purpose.
+    if (!v['allow-unauthenticated']) throw new CliError('--auth none on a non-loopback address lets anyone reaching the port write recordings; add --allow-unauthenticated if that is intended (e.g. for peer proxies that send no token)');
+    process.stderr.write(`WARNING: kubecast recorder accepts UNAUTHENTICATED uploads on ${listen.host}:${listen.port}: anyone who can reach this port can write recordings\n`);
+  }
   const tokenFile = v.token ? resolve(v.token) : join(dataDir, 'recorder.token');
   const token = auth === 'none' ? null : v.token ? (await readFile(tokenFile, 'utf8')).trim() : await persistentToken(tokenFile);
   const logger = createLogger();
