@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer as createH2Server, type Http2Server, type ServerHttp2Stream } from 'node:http2';
-import { createServer as createHttpServer } from 'node:http';
+import { connect as h2Connect, createServer as createH2Server, type Http2Server, type ServerHttp2Stream } from 'node:http2';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
 import { existsSync } from 'node:fs';
 import { RecorderServer } from '../../src/recorder/server';
@@ -13,6 +13,8 @@ import { RecordingStore } from '../../src/store/store';
 import { SessionRecording } from '../../src/proxy/recording';
 import { ProxyMetrics } from '../../src/proxy/metrics';
 import { silentLogger, type Logger } from '../../src/util/log';
+import { startKubecast, tempDir } from '../helpers/kubecast';
+import { listCasts as listCastFiles } from '../helpers/serve-fixture';
 
 const dirs: string[] = [];
 after(async () => {
@@ -393,5 +395,202 @@ describe('v1 backpressure', () => {
       slow.closeAllConnections();
       slow.close();
     }
+  });
+});
+
+/** A raw h2c POST /v2/record as the peer's client makes it: returns the response lines as they come. */
+function rawV2Upload(url: string, headers: Record<string, string> = {}) {
+  const session = h2Connect(url);
+  session.on('error', () => {});
+  const stream = session.request({ ':method': 'POST', ':path': '/v2/record', ...headers }, { endStream: false });
+  const lines: string[] = [];
+  let status = 0;
+  let pending = '';
+  stream.setEncoding('utf8');
+  stream.on('response', (h) => (status = Number(h[':status'])));
+  stream.on('data', (text: string) => {
+    pending += text;
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      lines.push(pending.slice(0, nl));
+      pending = pending.slice(nl + 1);
+    }
+  });
+  // The response's end (the recorder may end it before our body ends), or the stream's close.
+  const ended = new Promise<void>((resolve) => {
+    stream.on('end', () => resolve());
+    stream.on('close', () => resolve());
+  });
+  return { session, stream, lines, ended, status: () => status };
+}
+
+describe('recorder server guarantees', () => {
+  test('idle acks come at least every second: a v2 upload idle for 2.5 s gets ≥ 2 acks', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kubecast-recorder-'));
+    dirs.push(dir);
+    // The default idle ack period (no ackIntervalMs).
+    const server = new RecorderServer({ host: '127.0.0.1', port: 0, store: new RecordingStore(dir), token: null });
+    const url = await server.start();
+    const upload = rawV2Upload(url);
+    try {
+      upload.stream.write(castLines(1));
+      await new Promise((r) => setTimeout(r, 2500));
+      const acks = upload.lines.filter((l) => /^\{"ack":\d+\}$/.test(l));
+      assert.ok(acks.length >= 2, `acks in 2.5 s idle: ${JSON.stringify(upload.lines)}`);
+    } finally {
+      upload.session.destroy();
+      await server.stop();
+    }
+  });
+
+  test('on failure {"error":…} is the last line of the response', async () => {
+    const { server, url } = await startRecorder(null);
+    const bad = rawV2Upload(url);
+    try {
+      bad.stream.write('this is not an asciicast header\n');
+      await bad.ended;
+      assert.equal(bad.status(), 200);
+      assert.ok(bad.lines.length >= 1);
+      const last = JSON.parse(bad.lines.at(-1)!) as { error?: string };
+      assert.equal(typeof last.error, 'string', JSON.stringify(bad.lines));
+      assert.ok(bad.lines.slice(0, -1).every((l) => /^\{"ack":\d+\}$/.test(l)), JSON.stringify(bad.lines));
+    } finally {
+      bad.session.destroy();
+      await server.stop();
+    }
+  });
+});
+
+/** A listener that accepts connections and never says a word. */
+async function blackhole(): Promise<{ url: string; close: () => void }> {
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+  });
+  const url = await listen(server);
+  return {
+    url,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+describe('dial limits and order', () => {
+  test('a listener that accepts but never answers costs one per-address dial timeout (h2 probe, then v1)', async () => {
+    const hole = await blackhole();
+    try {
+      const started = Date.now();
+      const err = await connectRecorder([{ url: hole.url }], { dialTimeoutMs: 400, totalTimeoutMs: 5000 }).catch((e: unknown) => e);
+      const took = Date.now() - started;
+      assert.ok(err instanceof RecorderConnectError, String(err));
+      assert.match(err.message, /100 Continue/, 'v1 was tried after the silent h2 probe');
+      assert.ok(took >= 380 && took < 800, `took ${took} ms`);
+    } finally {
+      hole.close();
+    }
+  });
+
+  test('the total dial budget caps all addresses: later ones are not tried once it runs out', async () => {
+    const holes = [await blackhole(), await blackhole(), await blackhole()];
+    try {
+      const started = Date.now();
+      const err = await connectRecorder(holes.map((h) => ({ url: h.url })), { dialTimeoutMs: 400, totalTimeoutMs: 600 }).catch((e: unknown) => e);
+      const took = Date.now() - started;
+      assert.ok(err instanceof RecorderConnectError, String(err));
+      assert.equal(err.attempts.length, 3);
+      assert.match(err.attempts[2].error, /not tried: the total dial budget ran out/);
+      assert.ok(took < 1000, `took ${took} ms`);
+    } finally {
+      for (const h of holes) h.close();
+    }
+  });
+
+  test('addresses are tried in order: the first that answers gets the recording', async () => {
+    const closed = createNetServer();
+    const closedUrl = await listen(closed);
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const hole = await blackhole();
+    const first = await startRecorder(null);
+    const second = await startRecorder(null);
+    try {
+      const upload = await connectRecorder([{ url: closedUrl }, { url: hole.url }, { url: first.url }, { url: second.url }], { dialTimeoutMs: 300 });
+      assert.equal(upload.url, first.url);
+      const data = castLines(10);
+      upload.write(data);
+      await upload.end();
+      assert.deepEqual(await readFile((await first.store.locate(upload.recordingId!))!), data);
+      assert.equal(await second.store.locate(upload.recordingId!), undefined);
+    } finally {
+      hole.close();
+      await first.server.stop();
+      await second.server.stop();
+    }
+  });
+});
+
+describe('peer interop against `kubecast recorder --auth none`', () => {
+  const peerCast = join(__dirname, '..', 'fixtures', 'casts', 'peer.cast');
+
+  /** Runs `upload(url, cast)` against a `kubecast recorder --auth none` process; the one stored file must equal the cast. */
+  async function uploadToNoAuthRecorder(upload: (url: string, data: Buffer) => Promise<void>): Promise<void> {
+    assert.ok(existsSync(peerCast), 'test/fixtures/casts/peer.cast exists');
+    const data = await readFile(peerCast);
+    const dataDir = tempDir('peer');
+    const proc = await startKubecast(['recorder', '--data', dataDir.path, '--auth', 'none', '--listen', '127.0.0.1:0']);
+    try {
+      await upload(proc.ready.recorder!, data);
+      const files = listCastFiles(join(dataDir.path, 'recordings'));
+      assert.equal(files.length, 1);
+      assert.deepEqual(await readFile(files[0]), data);
+    } finally {
+      assert.equal(await proc.stop(), 0);
+      dataDir.cleanup();
+    }
+  }
+
+  test('h2c POST /v2/record with no auth, as the peer uploads: acks, and the stored file equals the upload', async () => {
+    await uploadToNoAuthRecorder(async (url, data) => {
+      // The peer probes with HEAD first, over h2c, and needs 200.
+      const probe = h2Connect(url);
+      const head = await new Promise<number>((resolve, reject) => {
+        const req = probe.request({ ':method': 'HEAD', ':path': '/v2/record' }, { endStream: true });
+        req.on('response', (h) => resolve(Number(h[':status'])));
+        req.on('error', reject);
+      });
+      probe.close();
+      assert.equal(head, 200);
+      const upload = rawV2Upload(url);
+      for (let i = 0; i < data.byteLength; i += 100) upload.stream.write(data.subarray(i, i + 100));
+      upload.stream.end();
+      await upload.ended;
+      upload.session.close();
+      assert.equal(upload.status(), 200);
+      const acks = upload.lines.map((l) => JSON.parse(l) as { ack?: number; error?: string });
+      assert.ok(acks.every((a) => a.error === undefined), JSON.stringify(upload.lines));
+      assert.equal(acks.at(-1)?.ack, data.byteLength, 'the last ack covers the whole upload');
+    });
+  });
+
+  test('HTTP/1.1 chunked POST /record with Expect: 100-continue and no auth: 200, and the stored file equals the upload', async () => {
+    await uploadToNoAuthRecorder(async (recorder, data) => {
+      const url = new URL(recorder);
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ host: url.hostname, port: url.port, method: 'POST', path: '/record', headers: { expect: '100-continue', 'transfer-encoding': 'chunked' } });
+        req.on('continue', () => {
+          for (let i = 0; i < data.byteLength; i += 100) req.write(data.subarray(i, i + 100));
+          req.end();
+        });
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.flushHeaders();
+      });
+      assert.equal(status, 200);
+    });
   });
 });
