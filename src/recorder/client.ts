@@ -348,8 +348,13 @@ class V2Upload extends UploadBase {
 
   private teardown(): void {
     this.window?.stop();
-    if (!this.stream.destroyed) this.stream.close(h2.NGHTTP2_CANCEL);
-    if (!this.session.destroyed) this.session.close();
+    if (this.done) {
+      if (!this.session.destroyed) this.session.close();
+      return;
+    }
+    // A cut, not an end: closing the stream would end our body first (END_STREAM), which a
+    // recorder takes for a clean finish and stores as complete. Each upload has its own session.
+    if (!this.session.destroyed) this.session.destroy();
   }
 }
 
