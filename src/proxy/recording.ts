@@ -95,6 +95,8 @@ export class SessionRecording {
   private spool: WriteStream | undefined;
   private spoolPath: string | undefined;
   private metaPath: string | undefined;
+  /** The recording whose byte offsets the spool continues (the upload that failed when it opened). */
+  private spoolRecordingId: string | null = null;
   private spoolStart = 0;
   private spoolWritten = 0;
   private spoolFlushed = 0;
@@ -243,6 +245,7 @@ export class SessionRecording {
     this.spool = createWriteStream(this.spoolPath, { flags: 'w', mode: 0o600 });
     this.spool.on('error', (err) => this.options.log.error('spool write failed', { error: err.message, path: this.spoolPath }));
     this.spoolStart = this.unacked[0]?.start ?? this.offset;
+    this.spoolRecordingId = this.upload.recordingId ?? null;
     this.spoolWritten = 0;
     this.spoolFlushed = 0;
     const memory = this.unacked;
@@ -256,7 +259,8 @@ export class SessionRecording {
     if (!this.metaPath) return;
     const meta: SpoolMeta = {
       id: this.id,
-      recordingId: this.upload.recordingId ?? null,
+      // Not the upload of a drain in progress: a new recording there counts its bytes differently.
+      recordingId: this.spoolRecordingId,
       recorder: this.upload.url,
       offset: this.spoolStart,
       header: this.headerLine?.toString('utf8') ?? null,
