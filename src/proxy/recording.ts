@@ -3,7 +3,7 @@
 // unrecorded). Fail-open: the session goes on; bytes are kept in a spool file under the data folder
 // and delivered when a recorder is reachable again — resuming the same recording on kubecast
 // recorders, so the stored recording ends complete; marker events note the gap.
-import { closeSync, createReadStream, fstatSync, createWriteStream, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, truncateSync, writeFileSync, type WriteStream } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, truncateSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { connectRecorder, type ConnectOptions, type RecorderTarget, type RecorderUpload } from '../recorder/client';
 import type { Logger } from '../util/log';
@@ -148,11 +148,10 @@ export class SessionRecording {
 
   /** The session is over: deliver the rest. Resolves when the recorder has it all (or it is spooled for later, fail-open). */
   end(): Promise<void> {
-    if (!this.endRequested && this.spool) {
-      this.endRequested = true;
-      this.writeMeta();
-    }
+    const first = !this.endRequested;
     this.endRequested = true;
+    // A spool open now holds the session's end: the next run must deliver it as complete.
+    if (first) this.writeMeta();
     this.ending ??= new Promise<void>((resolve) => {
       this.settled = () => {
         this.forget();
