@@ -12,7 +12,7 @@ import { isLoopback, parseListen, parseRetainDays } from './options';
 
 const spec = {
   name: 'recorder',
-  usage: 'kubecast recorder [--data DIR] [--listen HOST:PORT] [--auth token|none] [--token FILE] [--retain-days N] [--json]',
+  usage: 'kubecast recorder [--data DIR] [--listen HOST:PORT] [--auth token|none [--allow-unauthenticated]] [--token FILE] [--retain-days N] [--json]',
   description: [
     'Receives recordings from kubecast proxies (and from Tailscale-compatible proxies): h2c `POST /v2/record`',
     'with acks of durably stored bytes, and `POST /record` over HTTP/1.1. Stores them under DATA/recordings,',
@@ -22,6 +22,7 @@ const spec = {
     data: { type: 'string' },
     listen: { type: 'string' },
     auth: { type: 'string' },
+    'allow-unauthenticated': { type: 'boolean' },
     token: { type: 'string' },
     'retain-days': { type: 'string' },
     json: { type: 'boolean' },
@@ -30,6 +31,7 @@ const spec = {
     '--data DIR            data folder (default: the platform app-data folder + /kubecast)',
     '--listen HOST:PORT    default 127.0.0.1:0 (any free port)',
     '--auth token|none     require `Authorization: Bearer TOKEN` (default) or accept anyone (for peers that send no token)',
+    '--allow-unauthenticated  with --auth none on a non-loopback address: yes, anyone reaching the port may write recordings',
     '--token FILE          the token (default: DATA/recorder.token, created if missing)',
     '--retain-days N       delete recordings older than N days (checked at start, then hourly)',
     '--json                print {"recorder":URL,"token":FILE} when ready',
@@ -45,7 +47,11 @@ export const recorder: Command = async (argv) => {
   const listen = parseListen(v.listen, '--listen');
   const auth = v.auth ?? 'token';
   if (auth !== 'token' && auth !== 'none') throw new CliError(`--auth: expected token or none, got ${JSON.stringify(auth)}`);
-  if (auth === 'none' && !isLoopback(listen.host)) throw new CliError('--auth none is only allowed on a loopback address: anyone reaching the port could write recordings');
+  if (auth === 'none' && !isLoopback(listen.host)) {
+    // Peer proxies upload over the network with no token, so this is allowed, but only on purpose.
+    if (!v['allow-unauthenticated']) throw new CliError('--auth none on a non-loopback address lets anyone reaching the port write recordings; add --allow-unauthenticated if that is intended (e.g. for peer proxies that send no token)');
+    process.stderr.write(`WARNING: kubecast recorder accepts UNAUTHENTICATED uploads on ${listen.host}:${listen.port}: anyone who can reach this port can write recordings\n`);
+  }
   const tokenFile = v.token ? resolve(v.token) : join(dataDir, 'recorder.token');
   const token = auth === 'none' ? null : v.token ? (await readFile(tokenFile, 'utf8')).trim() : await persistentToken(tokenFile);
   const retainDays = parseRetainDays(v['retain-days']);

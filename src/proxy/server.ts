@@ -11,6 +11,7 @@ import type { TlsMaterial } from '../util/tls';
 import { silentLogger, type Logger } from '../util/log';
 import { authenticate, type ProxyAuth } from './identity';
 import { ProxyMetrics } from './metrics';
+import { closeSpooledRecordings, deliverLeftoverSpools } from './recording';
 import { classify, requestTargetProblem } from './routes';
 import { handleSessionUpgrade, respondStatus, responseHead, unrecordableRouteMessage, type SessionSettings } from './session';
 
@@ -68,6 +69,8 @@ export class ProxyServer {
     const address = this.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     this.url = `${this.options.tls ? 'https' : 'http'}://${host}:${address.port}`;
+    // Recordings an earlier run could not deliver (fail-open gap at shutdown or crash).
+    deliverLeftoverSpools({ spoolDir: this.settings.spoolDir, targets: this.settings.recorders, connect: this.settings.connect, log: this.log });
     return this.url;
   }
 
@@ -93,6 +96,8 @@ export class ProxyServer {
     const deadline = Date.now() + graceMs;
     const until = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref());
     await Promise.race([pending, until(graceMs)]);
+    // Recordings still waiting for a recorder (fail-open gap) stay in their spool for the next run.
+    closeSpooledRecordings(this.settings.spoolDir);
     // Let kubectl read the end of its session and close first (destroying at once would drop the
     // message still on its way); then cut what is left.
     const closed = Promise.all([...this.sockets].map((socket) => new Promise((resolve) => (socket.destroyed ? resolve(null) : socket.once('close', resolve)))));

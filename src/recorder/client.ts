@@ -4,6 +4,7 @@
 // reported when all fail.
 import { connect as connectH2, constants as h2, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { AckWindow } from './ack-window';
 import { openLocalUpload, type LocalRecorder } from './local';
 import { RecorderUploadError, type RecorderUpload } from './upload';
 
@@ -55,7 +56,7 @@ export async function connectRecorder(targets: RecorderTarget[], options: Connec
     }
     const budget = Math.min(opts.dialTimeoutMs, remaining);
     try {
-      if (target.local) return await openLocalUpload(target.local, { resumeId: opts.resumeId });
+      if (target.local) return await openLocalUpload(target.local, { resumeId: opts.resumeId, ackTimeoutMs: opts.ackTimeoutMs });
       return await connectOne(target, budget, opts);
     } catch (err) {
       attempts.push({ url: target.url, error: err instanceof Error ? err.message : String(err) });
@@ -90,12 +91,17 @@ interface Probe {
   reason?: string;
 }
 
-/** HEAD /v2/record over h2c: 200 means v2. An HTTP/1-only server fails the h2 handshake → v1. */
+/**
+ * HEAD /v2/record over h2c: 200 means v2. An HTTP/1-only server fails the h2 handshake → v1. One
+ * that accepts the connection but never answers the h2 preface gets half of what is left of the
+ * budget after the TCP connect; then v1 is tried in the other half.
+ */
 function probeV2(url: URL, auth: Record<string, string>, budgetMs: number): Promise<Probe> {
   return new Promise((resolve, reject) => {
     let settled = false;
+    const started = Date.now();
     const session = connectH2(url.origin);
-    const timer = setTimeout(() => finish(new Error(`timed out after ${budgetMs} ms`)), budgetMs);
+    let timer = setTimeout(() => finish(new Error(`timed out after ${budgetMs} ms`)), budgetMs);
     const finish = (result: Probe | Error) => {
       if (settled) return;
       settled = true;
@@ -111,6 +117,9 @@ function probeV2(url: URL, auth: Record<string, string>, budgetMs: number): Prom
     });
     session.on('close', () => finish({ reason: 'connection closed during the HTTP/2 probe' }));
     session.on('connect', () => {
+      clearTimeout(timer);
+      const answerMs = Math.max(1, Math.floor((budgetMs - (Date.now() - started)) / 2));
+      timer = setTimeout(() => finish({ reason: `no HTTP/2 answer within ${answerMs} ms` }), answerMs);
       const req = session.request({ ':method': 'HEAD', ':path': V2_PATH, ...auth }, { endStream: true });
       req.on('error', (err) => finish({ reason: `HEAD ${V2_PATH} failed: ${err.message}` }));
       req.on('response', (headers) => {
@@ -133,6 +142,7 @@ abstract class UploadBase implements RecorderUpload {
   failed: Error | undefined;
   onFailure: ((error: Error) => void) | undefined;
   onAck: ((acked: number, latencyMs: number) => void) | undefined;
+  onDrain: (() => void) | undefined;
   protected ending: Promise<void> | undefined;
 
   constructor(readonly url: string) {}
@@ -150,10 +160,10 @@ abstract class UploadBase implements RecorderUpload {
 
 class V2Upload extends UploadBase {
   readonly version = 2;
-  private lastFrameAt = Date.now();
-  private lastProgressAt = Date.now();
-  private watchdog: ReturnType<typeof setInterval> | undefined;
+  private window: AckWindow | undefined;
   private responseEnded = false;
+  /** end() resolved: the transport closing afterwards is not a failure. */
+  private done = false;
   private endWaiters: Array<() => void> = [];
   /** Send times of offsets still waiting for an ack, for ack latency. */
   private sendTimes: Array<{ offset: number; at: number }> = [];
@@ -223,6 +233,7 @@ class V2Upload extends UploadBase {
     });
     this.stream.on('end', () => {
       this.responseEnded = true;
+      // Before our body ended this is an early end; after it, the recorder's way of saying it is done.
       if (!this.ending) this.fail(new RecorderUploadError('recorder ended the upload early'));
       this.flushWaiters();
     });
@@ -234,7 +245,15 @@ class V2Upload extends UploadBase {
     });
     this.session.on('error', (err) => this.fail(new RecorderUploadError(`recorder connection failed: ${err.message}`)));
     this.session.on('close', () => this.fail(new RecorderUploadError('recorder connection closed')));
-    this.watchdog = setInterval(() => this.checkAcks(), Math.max(50, Math.min(1000, this.ackTimeoutMs / 4)));
+    this.window = new AckWindow({
+      windowMs: this.ackTimeoutMs,
+      expectIdleFrames: true,
+      counts: () => this,
+      onExpire: (message) => {
+        this.fail(new RecorderUploadError(message));
+        this.teardown();
+      },
+    });
   }
 
   private frame(line: string): void {
@@ -246,7 +265,8 @@ class V2Upload extends UploadBase {
       this.teardown();
       return;
     }
-    this.lastFrameAt = Date.now();
+    const at = Date.now();
+    this.window?.frame();
     if (typeof frame.error === 'string') {
       this.fail(new RecorderUploadError(`recorder error: ${frame.error}`));
       return;
@@ -259,31 +279,20 @@ class V2Upload extends UploadBase {
         return;
       }
       this.acked = ack;
-      this.lastProgressAt = this.lastFrameAt;
+      this.window?.progress();
       let latency = 0;
-      while (this.sendTimes.length > 0 && this.sendTimes[0].offset <= ack) latency = this.lastFrameAt - this.sendTimes.shift()!.at;
+      while (this.sendTimes.length > 0 && this.sendTimes[0].offset <= ack) latency = at - this.sendTimes.shift()!.at;
       this.onAck?.(ack, latency);
       this.flushWaiters();
-    }
-  }
-
-  private checkAcks(): void {
-    if (this.failed) return;
-    const now = Date.now();
-    if (now - this.lastFrameAt > this.ackTimeoutMs) {
-      this.fail(new RecorderUploadError(`no ack from the recorder for ${(this.ackTimeoutMs / 1000).toFixed(1)} s`));
-      this.teardown();
-    } else if (this.sent > this.acked && now - this.lastProgressAt > this.ackTimeoutMs) {
-      this.fail(new RecorderUploadError(`the recorder stopped acknowledging (${this.sent - this.acked} bytes unacknowledged for ${(this.ackTimeoutMs / 1000).toFixed(1)} s)`));
-      this.teardown();
     }
   }
 
   write(data: Buffer): boolean {
     if (this.failed || this.ending) return false;
     if (data.byteLength === 0) return true;
-    if (this.sent === this.acked) this.lastProgressAt = Date.now();
+    const caughtUp = this.sent === this.acked;
     this.sent += data.byteLength;
+    this.window?.sending(caughtUp);
     this.sendTimes.push({ offset: this.sent, at: Date.now() });
     if (this.sendTimes.length > 4096) this.sendTimes.splice(0, this.sendTimes.length - 4096);
     this.stream.write(data);
@@ -302,7 +311,11 @@ class V2Upload extends UploadBase {
           this.teardown();
           return true;
         }
-        if (this.acked >= this.sent && this.responseEnded) {
+        // Our body has ended, so a response end without an error line is success, even with acks
+        // short of what was sent: recorders like the peer's ack bytes received and stop acking when
+        // the body ends (the caller sees acked < sent and can say so).
+        if (this.responseEnded) {
+          this.done = true;
           resolve();
           this.teardown();
           return true;
@@ -329,11 +342,19 @@ class V2Upload extends UploadBase {
     for (const waiter of this.endWaiters) waiter();
   }
 
+  protected override fail(error: Error): void {
+    if (!this.done) super.fail(error);
+  }
+
   private teardown(): void {
-    if (this.watchdog) clearInterval(this.watchdog);
-    this.watchdog = undefined;
-    if (!this.stream.destroyed) this.stream.close(h2.NGHTTP2_CANCEL);
-    if (!this.session.destroyed) this.session.close();
+    this.window?.stop();
+    if (this.done) {
+      if (!this.session.destroyed) this.session.close();
+      return;
+    }
+    // A cut, not an end: closing the stream would end our body first (END_STREAM), which a
+    // recorder takes for a clean finish and stores as complete. Each upload has its own session.
+    if (!this.session.destroyed) this.session.destroy();
   }
 }
 
@@ -398,14 +419,15 @@ class V1Upload extends UploadBase {
     this.req.on('close', () => {
       if (!this.response) this.fail(new RecorderUploadError('recorder connection closed'));
     });
+    this.req.on('drain', () => this.onDrain?.());
   }
 
   write(data: Buffer): boolean {
     if (this.failed || this.ending) return false;
     if (data.byteLength === 0) return true;
     this.sent += data.byteLength;
-    this.req.write(data);
-    return true;
+    // No acks to pace by: the socket's buffer is the only signal that a slow recorder is behind.
+    return this.req.write(data);
   }
 
   end(): Promise<void> {

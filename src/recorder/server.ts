@@ -80,9 +80,12 @@ export class RecorderServer {
 
   /** Stops accepting; uploads in progress are cut and what they wrote is flushed and kept. */
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.net.close(() => resolve()));
+    // close() only settles once every connection is gone, and an idle HTTP/1.1 keep-alive one
+    // would hold it for seconds: stop accepting, cut what is left, then wait.
+    const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
     await Promise.all([...this.active].map((ingest) => ingest.abort('recorder stopped')));
     for (const socket of this.sockets) socket.destroy();
+    await closed;
     this.h2.close();
     this.h1.close();
   }

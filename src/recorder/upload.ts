@@ -20,6 +20,10 @@ export interface RecorderUpload {
   /** Bytes the recorder says are stored (v2); v1 has no acks, so it stays at startOffset until the end. */
   readonly acked: number;
   readonly failed: Error | undefined;
+  /**
+   * false: not taken (the upload failed or is ending), or taken but the transport's buffer is full —
+   * write more only after `onDrain` (v1, which has no acks to pace by).
+   */
   write(data: Buffer): boolean;
   /** Ends the upload; resolves when the recorder confirmed everything, rejects on failure. */
   end(): Promise<void>;
@@ -28,4 +32,6 @@ export interface RecorderUpload {
   /** Fires once on any failure: transport error, recorder error line, ack window. */
   onFailure: ((error: Error) => void) | undefined;
   onAck: ((acked: number, latencyMs: number) => void) | undefined;
+  /** The transport's buffer emptied after write() returned false (v1). */
+  onDrain?: (() => void) | undefined;
 }

@@ -2,6 +2,7 @@
 // asciicast up to its last line at every moment, including after a crash. `durable` counts bytes
 // known to be on disk; the recorder acks exactly that.
 import { open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 /** At most this long between a write and the fsync that makes it durable. */
 export const SYNC_INTERVAL_MS = 100;
@@ -32,9 +33,20 @@ export class CastFile {
     this.writePosition = size;
   }
 
-  /** Creates a new file; fails if it exists (ids are unique, so that would be a bug or an attack). */
+  /**
+   * Creates a new file; fails if it exists (ids are unique, so that would be a bug or an attack).
+   * Its folder is synced before this returns, so no ack can count bytes of a file whose directory
+   * entry a power loss could still take away.
+   */
   static async create(path: string): Promise<CastFile> {
-    return new CastFile(path, await open(path, 'wx', 0o640), 0);
+    const handle = await open(path, 'wx', 0o640);
+    try {
+      await syncDirectory(dirname(path));
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    return new CastFile(path, handle, 0);
   }
 
   /**
@@ -173,6 +185,18 @@ export class CastFile {
     if (this.failure) return;
     this.failure = err instanceof Error ? err : new Error(String(err));
     this.onError?.(this.failure);
+  }
+}
+
+/** Makes a folder's entries (files or folders just created in it) durable. */
+export async function syncDirectory(path: string): Promise<void> {
+  // Windows cannot open a folder to sync it; NTFS journals the entry itself.
+  if (process.platform === 'win32') return;
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

@@ -1,9 +1,9 @@
 // Recordings on disk. Issue "library" adds the index; this layer only creates, finds and reopens
 // cast files.
 import { mkdir, readdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { isRecordingId, newRecordingId } from '../util/ids';
-import { CastFile } from './cast-file';
+import { CastFile, syncDirectory } from './cast-file';
 import { recordingPath, recordingsDir } from './paths';
 
 export interface OpenRecording {
@@ -20,8 +20,14 @@ export class RecordingStore {
   /** A new, empty recording; `id` is a server-made UUID (a fresh one when omitted). */
   async create(startedAt = new Date(), id = newRecordingId()): Promise<OpenRecording> {
     const path = recordingPath(this.dataDir, id, startedAt);
-    await mkdir(dirname(path), { recursive: true, mode: 0o750 });
+    const firstCreated = await mkdir(dirname(path), { recursive: true, mode: 0o750 });
     const file = await CastFile.create(path);
+    // Folders made just now (a new day, month, year) are entries in their parents: synced too, up
+    // to the parent of the first one, before the file's first ack.
+    if (firstCreated !== undefined) {
+      const stop = dirname(resolve(firstCreated));
+      for (let dir = dirname(resolve(path)); dir !== stop && dir !== dirname(dir); dir = dirname(dir)) await syncDirectory(dirname(dir));
+    }
     this.known.set(id, path);
     return { id, path, file };
   }
