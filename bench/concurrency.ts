@@ -24,9 +24,12 @@ function session(url: string, token: string | undefined, ca: string | undefined,
     let sent = 0;
     let timer: NodeJS.Timeout | undefined;
     ws.on('error', reject);
+    // The terminal may echo a key split across two messages: search the new text with the end of the last.
+    let carry = '';
     ws.on('message', (data: Buffer) => {
       if (data[0] !== 1) return;
-      const text = data.subarray(1).toString('latin1');
+      const text = carry + data.subarray(1).toString('latin1');
+      carry = text.slice(-16);
       for (const [key, at] of due) {
         if (text.includes(key)) {
           latencies.push(performance.now() - at);
