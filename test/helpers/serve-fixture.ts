@@ -36,12 +36,14 @@ export async function withServe(options: Partial<ServeOptions>, body: (fx: Serve
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const paths = recordings();
+        // A file the recorder has just created holds no header yet: not finished, not an error.
         const parsed = paths.map((path) => {
           const text = readFileSync(path, 'utf8');
-          return { path, text, cast: parseCast(text) };
+          return { path, text, cast: text === '' ? null : parseCast(text) };
         });
-        const finished = parsed.filter((r) => r.cast.events.some((e) => e.code === 'x' || (e.code === 'm' && e.data.startsWith('kubecast: session ended'))));
-        if (paths.length >= count && finished.length >= count) return parsed;
+        const finished = parsed.filter((r) => r.cast?.events.some((e) => e.code === 'x' || (e.code === 'm' && e.data.startsWith('kubecast: session ended'))));
+        const whole = parsed.flatMap((r) => (r.cast ? [{ ...r, cast: r.cast }] : []));
+        if (paths.length >= count && finished.length >= count && whole.length === parsed.length) return whole;
         if (Date.now() > deadline) throw new Error(`expected ${count} finished recordings, have ${paths.length} (${finished.length} finished):\n${parsed.map((r) => r.text.slice(0, 400)).join('\n---\n')}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }

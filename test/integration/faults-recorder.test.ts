@@ -110,7 +110,7 @@ for (const profile of profiles) {
           const result = await fx.kubectl(profile).run(['exec', 'shell', '--', 'sh', '-c', script], { timeoutMs: 30_000 });
           t.diagnostic(`disk full after ${Date.now() - started} ms: exit ${result.code}; stderr: ${result.stderr.trim()}`);
           assert.notEqual(result.code, 0);
-          assert.match(result.stderr, /kubecast: session ended: recording failed: .*(file too large|no space|cannot store)/i);
+          assert.match(result.stderr, /kubecast: session ended: recording failed: .*(file too large|no space left)/i);
           assert.ok(await waitFor(() => fx.handle.localCluster!.liveProcessCount === 0, 5000), 'the container command was stopped');
 
           // What crossed the wire: the upload (proxy → recorder) and the recorder's acks and error.
