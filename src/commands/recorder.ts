@@ -8,11 +8,11 @@ import { persistentToken } from '../serve/secrets';
 import { createLogger } from '../util/log';
 import { defaultDataDir } from '../util/paths';
 import { CliError, parseCommand, type Command } from './command';
-import { isLoopback, parseListen, parseRetainDays } from './options';
+import { isLoopback, parseListen, parseRetainDays, parseSeekIndexMib } from './options';
 
 const spec = {
   name: 'recorder',
-  usage: 'kubecast recorder [--data DIR] [--listen HOST:PORT] [--auth token|none [--allow-unauthenticated]] [--token FILE] [--retain-days N] [--json]',
+  usage: 'kubecast recorder [--data DIR] [--listen HOST:PORT] [--auth token|none [--allow-unauthenticated]] [--token FILE] [--retain-days N] [--seek-index-mib N] [--json]',
   description: [
     'Receives recordings from kubecast proxies (and from Tailscale-compatible proxies): h2c `POST /v2/record`',
     'with acks of durably stored bytes, and `POST /record` over HTTP/1.1. Stores them under DATA/recordings,',
@@ -25,6 +25,7 @@ const spec = {
     'allow-unauthenticated': { type: 'boolean' },
     token: { type: 'string' },
     'retain-days': { type: 'string' },
+    'seek-index-mib': { type: 'string' },
     json: { type: 'boolean' },
   },
   help: [
@@ -34,6 +35,7 @@ const spec = {
     '--allow-unauthenticated  with --auth none on a non-loopback address: yes, anyone reaching the port may write recordings',
     '--token FILE          the token (default: DATA/recorder.token, created if missing)',
     '--retain-days N       delete recordings older than N days (checked at start, then hourly)',
+    '--seek-index-mib N    recordings of N MiB and more get a seek index for fast replay (default 8; 0 = none)',
     '--json                print {"recorder":URL,"token":FILE} when ready',
   ],
 } as const;
@@ -55,6 +57,7 @@ export const recorder: Command = async (argv) => {
   const tokenFile = v.token ? resolve(v.token) : join(dataDir, 'recorder.token');
   const token = auth === 'none' ? null : v.token ? (await readFile(tokenFile, 'utf8')).trim() : await persistentToken(tokenFile);
   const retainDays = parseRetainDays(v['retain-days']);
+  const seekIndexThresholdBytes = parseSeekIndexMib(v['seek-index-mib']);
   // Said plainly up front (Library.open would refuse too, with a stack trace).
   if (Library.serverRunningIn(dataDir)) throw new CliError(`another kubecast process (serve or recorder) is already serving the data folder ${dataDir}; give this one its own --data DIR`);
   const logger = createLogger();
@@ -63,6 +66,7 @@ export const recorder: Command = async (argv) => {
   const library = await Library.open(dataDir, {
     logger,
     retainDays: retainDays ?? undefined,
+    seekIndex: seekIndexThresholdBytes === undefined ? undefined : { thresholdBytes: seekIndexThresholdBytes },
     onProgress: process.stderr.isTTY ? progressPrinter() : undefined,
   });
   const server = new RecorderServer({ host: listen.host, port: listen.port, store: new RecordingStore(dataDir), token, observer: library, logger });
