@@ -195,6 +195,8 @@ interface LiveState {
   rid: number | undefined;
   ending: boolean;
   complete: boolean;
+  /** Set once the upload has ended: sealing and indexing, after which the recording leaves `live`. */
+  finishing?: Promise<void>;
 }
 
 export class Library implements IngestObserver {
@@ -493,7 +495,10 @@ export class Library implements IngestObserver {
   /** Deletes a recording (file, index rows, a signed note in the manifest). False when unknown. */
   async delete(id: string, reason = 'deleted through the API'): Promise<boolean> {
     if (!isRecordingId(id)) return false;
-    if (this.live.has(id)) throw new RecordingLiveError(id);
+    const live = this.live.get(id);
+    // Listed as finished once its upload ended; it is being sealed, so wait for that rather than refuse.
+    if (live?.finishing) await live.finishing;
+    else if (live) throw new RecordingLiveError(id);
     const row = this.st.byId.get(id);
     if (!row) return false;
     if (row.live && this.writerAlive()) throw new RecordingLiveError(id);
@@ -591,13 +596,12 @@ export class Library implements IngestObserver {
     state.bytes = outcome.bytes;
     this.dirty.add(state);
     this.scheduleFlush();
-    this.track(
-      this.finish(state, outcome)
-        .catch((err: unknown) => this.log.error('cannot finish indexing a recording', { id, error: err as Error }))
-        .finally(() => {
-          if (this.live.get(id) === state) this.live.delete(id);
-        }),
-    );
+    state.finishing = this.finish(state, outcome)
+      .catch((err: unknown) => this.log.error('cannot finish indexing a recording', { id, error: err as Error }))
+      .finally(() => {
+        if (this.live.get(id) === state) this.live.delete(id);
+      });
+    this.track(state.finishing);
   }
 
   private onStarted(recording: IngestedRecording): void {
